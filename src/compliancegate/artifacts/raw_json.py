@@ -1,0 +1,26 @@
+"""Any JSON document, as parsed."""
+
+from __future__ import annotations
+
+from compliancegate.artifacts.interface import RAW_KIND
+from compliancegate.artifacts.source import Source
+from compliancegate.model import Artifact
+
+
+class RawJson:
+    """JSON handed to policies as parsed."""
+
+    name = "json"
+    kind = RAW_KIND
+    syntax = "json"
+
+    def sniff(self, source: Source) -> bool:
+        """The raw format is the fallback for its syntax."""
+        return True
+
+    def parse(self, source: Source) -> list[Artifact]:
+        """One artifact: the document."""
+        return [Artifact(source.display, self.name, self.kind, self.syntax, source.json, line=1)]
+
+
+FORMAT = RawJson()

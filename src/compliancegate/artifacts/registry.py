@@ -1,0 +1,84 @@
+"""The registry of artifact formats and detection of a file's format from its content.
+
+Adding a format is one module exposing ``FORMAT`` and one line in ``_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+
+from compliancegate.artifacts.interface import RAW_KIND, ArtifactFormat
+from compliancegate.artifacts.source import Source
+
+_MODULES = (
+    # Normalized formats come first: detection asks each whether it claims a file, in order,
+    # before falling back to the raw format of the file's syntax.
+    "raw_json",
+    "raw_yaml",
+    "raw_toml",
+    "raw_xml",
+)
+
+SYNTAXES = ("json", "yaml", "toml", "xml")
+_SUFFIX_SYNTAX = {
+    ".json": "json",
+    ".sarif": "json",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".toml": "toml",
+    ".xml": "xml",
+}
+
+
+@cache
+def formats() -> dict[str, ArtifactFormat]:
+    """Every known format by name, in detection order."""
+    loaded: dict[str, ArtifactFormat] = {}
+    for module_name in _MODULES:
+        module = importlib.import_module(f"compliancegate.artifacts.{module_name}")
+        fmt: ArtifactFormat = module.FORMAT
+        loaded[fmt.name] = fmt
+    return loaded
+
+
+def get_format(name: str) -> ArtifactFormat | None:
+    """The format called ``name``, or None."""
+    return formats().get(name)
+
+
+def known_inputs() -> tuple[set[str], set[str]]:
+    """(normalized kinds, format names) that a policy's ``input`` may name."""
+    all_formats = formats()
+    kinds = {f.kind for f in all_formats.values() if f.kind != RAW_KIND}
+    return kinds, set(all_formats)
+
+
+def syntax_of(source: Source) -> str | None:
+    """The file's syntax from its suffix, else from its first bytes; None if not an artifact."""
+    name = source.path.name.lower()
+    for suffix, syntax in _SUFFIX_SYNTAX.items():
+        if name.endswith(suffix):
+            return syntax
+    start = source.head.lstrip()[:1]
+    if start in (b"{", b"["):
+        return "json"
+    if start == b"<":
+        return "xml"
+    return None
+
+
+def detect(source: Source) -> ArtifactFormat | None:
+    """The most specific format claiming ``source``, or None when it is not an artifact."""
+    syntax = syntax_of(source)
+    if syntax is None:
+        return None
+    fallback: ArtifactFormat | None = None
+    for fmt in formats().values():
+        if fmt.syntax != syntax:
+            continue
+        if fmt.kind == RAW_KIND:
+            fallback = fallback or fmt
+        elif fmt.sniff(source):
+            return fmt
+    return fallback

@@ -1,0 +1,249 @@
+"""Which files a check reads, and the store that parses each of them at most once.
+
+Discovery walks the paths given to ``check`` (skipping VCS and tool folders), detection is
+done on demand from a file's suffix and first bytes, and every (file, format) pair is parsed
+once and cached, errors included, however many policies read it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from compliancegate.artifacts.interface import ArtifactFormat
+from compliancegate.artifacts.registry import SYNTAXES, detect, get_format
+from compliancegate.artifacts.source import DEFAULT_MAX_BYTES, Source
+from compliancegate.errors import ArtifactError, CompliancegateError
+from compliancegate.model import Artifact, InputSpec
+
+DEFAULT_EXCLUDES = (
+    ".git",
+    ".hg",
+    ".svn",
+    ".compliancegate",
+    "node_modules",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".tox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+)
+
+
+@cache
+def compile_glob(pattern: str) -> re.Pattern[str]:
+    """A glob as a regex over ``/``-separated relative paths.
+
+    ``*`` and ``?`` stay within one path segment, ``**/`` matches zero or more folders, and
+    ``[...]`` is a character class. Raises ``CompliancegateError`` for an empty or absolute
+    pattern.
+    """
+    if not pattern or pattern.startswith("/") or "\\" in pattern:
+        raise CompliancegateError(
+            f"bad glob {pattern!r}: use a relative, /-separated pattern such as deploy/*.yaml"
+        )
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[":
+            end = pattern.find("]", i + 2)
+            if end == -1:
+                out.append(re.escape("["))
+                i += 1
+            else:
+                body = pattern[i + 1 : end].replace("\\", "\\\\")
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    try:
+        return re.compile("".join(out) + r"\Z")
+    except re.error as exc:
+        raise CompliancegateError(f"bad glob {pattern!r}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file a check may read."""
+
+    path: Path
+    relative: str
+    """Path relative to the root it was found under, ``/``-separated (globs match this)."""
+    display: str
+    """Path shown to users and used in fingerprints: relative to the working directory."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The artifacts an input selected, and the files that could not be read."""
+
+    artifacts: tuple[Artifact, ...]
+    errors: tuple[ArtifactError, ...]
+    files: tuple[str, ...]
+
+
+def _display(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def discover(roots: Sequence[Path], excludes: Iterable[str] = DEFAULT_EXCLUDES) -> list[FileEntry]:
+    """Every file under ``roots`` (a root that is a file is itself an entry), sorted.
+
+    Symbolic links to folders are not followed (a link loop must not hang the gate). A root
+    that does not exist raises ``ArtifactError``.
+    """
+    skip = set(excludes)
+    entries: dict[Path, FileEntry] = {}
+    for root in roots:
+        if not root.exists():
+            raise ArtifactError(
+                "no such file or directory",
+                file=str(root),
+                hint="pass the folder holding the release's evidence",
+            )
+        if not root.is_dir():
+            entries.setdefault(root.resolve(), FileEntry(root, root.name, _display(root)))
+            continue
+        for folder, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d not in skip)
+            base = Path(folder)
+            for filename in filenames:
+                path = base / filename
+                relative = path.relative_to(root).as_posix()
+                entries.setdefault(path.resolve(), FileEntry(path, relative, _display(path)))
+    return sorted(entries.values(), key=lambda e: e.display)
+
+
+@dataclass
+class ArtifactStore:
+    """Discovered files, their detected formats and parsed artifacts, each computed once."""
+
+    roots: Sequence[Path]
+    forced: Sequence[tuple[str, str]] = ()
+    """(glob, format) pairs from the config's ``artifacts`` list: the format of such files."""
+    excludes: Iterable[str] = DEFAULT_EXCLUDES
+    max_bytes: int = DEFAULT_MAX_BYTES
+    parses: int = 0
+    """How many (file, format) parses ran: lets tests prove each file is parsed once."""
+    _files: list[FileEntry] | None = None
+    _sources: dict[Path, Source] = field(default_factory=dict)
+    _detected: dict[Path, ArtifactFormat | None] = field(default_factory=dict)
+    _parsed: dict[tuple[Path, str], list[Artifact] | ArtifactError] = field(default_factory=dict)
+
+    @property
+    def files(self) -> list[FileEntry]:
+        """Every discovered file (walked once)."""
+        if self._files is None:
+            self._files = discover(self.roots, self.excludes)
+        return self._files
+
+    def source(self, entry: FileEntry) -> Source:
+        """The one ``Source`` of a file."""
+        source = self._sources.get(entry.path)
+        if source is None:
+            source = Source(entry.path, entry.display, max_bytes=self.max_bytes)
+            self._sources[entry.path] = source
+        return source
+
+    def format_of(self, entry: FileEntry) -> ArtifactFormat | None:
+        """The forced or detected format of a file; None when it is not an artifact."""
+        if entry.path not in self._detected:
+            fmt: ArtifactFormat | None = None
+            for pattern, name in self.forced:
+                if compile_glob(pattern).match(entry.relative):
+                    fmt = get_format(name)
+                    break
+            else:
+                try:
+                    fmt = detect(self.source(entry))
+                except ArtifactError:
+                    # Unreadable: it cannot be typed by content, so only a suffix could claim
+                    # it; the read error surfaces when a policy selects it by glob.
+                    fmt = None
+            self._detected[entry.path] = fmt
+        return self._detected[entry.path]
+
+    def artifacts(self, entry: FileEntry, fmt: ArtifactFormat) -> list[Artifact]:
+        """Parse ``entry`` as ``fmt`` (once); raises the cached ``ArtifactError`` on failure."""
+        key = (entry.path, fmt.name)
+        cached = self._parsed.get(key)
+        if cached is None:
+            self.parses += 1
+            try:
+                cached = fmt.parse(self.source(entry))
+            except ArtifactError as exc:
+                cached = exc
+            except RecursionError:
+                cached = ArtifactError("nesting too deep to read", file=entry.display)
+            self._parsed[key] = cached
+        if isinstance(cached, ArtifactError):
+            raise cached
+        return cached
+
+    def select(self, spec: InputSpec) -> Selection:
+        """The artifacts a policy's ``input`` names, and errors for files it could not read."""
+        chosen: list[tuple[FileEntry, ArtifactFormat | None]] = []
+        if spec.glob is not None:
+            pattern = compile_glob(spec.glob)
+            forced = get_format(spec.format) if spec.format else None
+            for entry in self.files:
+                if pattern.match(entry.relative) or pattern.match(entry.display):
+                    chosen.append((entry, forced or self.format_of(entry)))
+        else:
+            wanted = spec.kind or ""
+            raw = get_format(wanted) if wanted in SYNTAXES else None
+            for entry in self.files:
+                fmt = self.format_of(entry)
+                if fmt is None:
+                    continue
+                if raw is not None:
+                    if fmt.syntax == raw.syntax:
+                        chosen.append((entry, raw))
+                elif wanted in (fmt.name, fmt.kind):
+                    chosen.append((entry, fmt))
+        artifacts: list[Artifact] = []
+        errors: list[ArtifactError] = []
+        for entry, fmt in chosen:
+            if fmt is None:
+                try:
+                    self.source(entry).head  # noqa: B018 - surfaces unreadable files by name
+                except ArtifactError as exc:
+                    errors.append(exc)
+                    continue
+                errors.append(
+                    ArtifactError(
+                        "matched the policy's glob but its format is unknown",
+                        file=entry.display,
+                        hint="name the format in the policy's input: {glob: ..., format: json}",
+                    )
+                )
+                continue
+            try:
+                artifacts.extend(self.artifacts(entry, fmt))
+            except ArtifactError as exc:
+                errors.append(exc)
+        return Selection(tuple(artifacts), tuple(errors), tuple(e.display for e, _ in chosen))

@@ -1,0 +1,146 @@
+"""One file being read as an artifact: its bytes, read once under a size limit, and each
+syntax-level parse (JSON, YAML, TOML, XML) done at most once and cached.
+
+Several formats can share one source (a SARIF file is also ``json``), so the expensive part,
+turning bytes into a tree, happens once however many formats and policies look at it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from compliancegate.errors import ArtifactError, CompliancegateError
+from compliancegate.loading.safe_yaml import YamlDocument, load_documents
+
+HEAD_BYTES = 64 * 1024
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+"""Largest artifact read by default; set ``limits.max_artifact_bytes`` in the config to change."""
+
+
+class Source:
+    """A file read as an artifact; every accessor raises ``ArtifactError`` naming the file."""
+
+    def __init__(self, path: Path, display: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.path = path
+        self.display = display
+        self.max_bytes = max_bytes
+
+    def error(
+        self, message: str, *, line: int | None = None, hint: str | None = None
+    ) -> ArtifactError:
+        """An ``ArtifactError`` about this file."""
+        return ArtifactError(message, file=self.display, line=line, hint=hint)
+
+    def _open_read(self, limit: int) -> bytes:
+        try:
+            if self.path.is_dir():
+                raise self.error("is a directory, expected a file")
+            with self.path.open("rb") as handle:
+                return handle.read(limit)
+        except FileNotFoundError:
+            raise self.error("no such file") from None
+        except PermissionError:
+            raise self.error(
+                "permission denied", hint="make the file readable by the user running the gate"
+            ) from None
+        except OSError as exc:
+            raise self.error(f"cannot read: {exc.strerror or exc}") from None
+
+    @cached_property
+    def head(self) -> bytes:
+        """The first 64 KiB, for format detection without reading a large file."""
+        if "data" in self.__dict__:
+            return self.data[:HEAD_BYTES]
+        return self._open_read(HEAD_BYTES)
+
+    @cached_property
+    def data(self) -> bytes:
+        """The whole file, refused when larger than ``max_bytes``."""
+        data = self._open_read(self.max_bytes + 1)
+        if len(data) > self.max_bytes:
+            raise self.error(
+                f"larger than the {self.max_bytes:,}-byte artifact limit",
+                hint="raise limits.max_artifact_bytes in compliancegate.yaml if this is expected",
+            )
+        return data
+
+    @cached_property
+    def text(self) -> str:
+        """The file as UTF-8 text (a BOM is dropped); binary content is refused."""
+        data = self.data
+        if b"\x00" in data[:HEAD_BYTES]:
+            raise self.error("binary content (NUL bytes), expected text")
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise self.error(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+
+    @cached_property
+    def json(self) -> Any:
+        """The file parsed as one JSON document."""
+        text = self.text
+        if not text.strip():
+            raise self.error("empty file, expected JSON")
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            problem = "truncated JSON" if exc.pos >= len(text.rstrip()) else "invalid JSON"
+            raise self.error(
+                f"{problem}: {exc.msg} (column {exc.colno})", line=exc.lineno
+            ) from None
+        except RecursionError:
+            raise self.error("JSON nesting too deep") from None
+
+    @cached_property
+    def yaml(self) -> list[YamlDocument]:
+        """Every document of the file parsed as YAML, with line marks."""
+        try:
+            return load_documents(self.text, self.display)
+        except ArtifactError:
+            raise
+        except CompliancegateError as exc:
+            raise self.error(exc.message, line=exc.line, hint=exc.hint) from None
+
+    @cached_property
+    def toml(self) -> Any:
+        """The file parsed as TOML, dates and times turned into ISO 8601 strings."""
+        import tomllib
+
+        try:
+            return _iso_dates(tomllib.loads(self.text))
+        except tomllib.TOMLDecodeError as exc:
+            raise self.error(f"invalid TOML: {exc}") from None
+
+    @cached_property
+    def xml(self) -> Any:
+        """The root element, parsed with defusedxml (no entity expansion, no external
+        resources, so entity bombs and XXE fail here)."""
+        import xml.etree.ElementTree as ET
+
+        import defusedxml
+        import defusedxml.ElementTree
+
+        try:
+            return defusedxml.ElementTree.fromstring(self.data)
+        except defusedxml.DefusedXmlException as exc:
+            raise self.error(
+                f"refused hostile XML: {type(exc).__name__}",
+                hint="entity declarations and external references are not allowed in artifacts",
+            ) from None
+        except ET.ParseError as exc:
+            line = exc.position[0] if exc.position else None
+            raise self.error(f"invalid XML: {exc}", line=line) from None
+
+
+def _iso_dates(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _iso_dates(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_iso_dates(v) for v in node]
+    if isinstance(node, dt.datetime | dt.date | dt.time):
+        return node.isoformat()
+    return node

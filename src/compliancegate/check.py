@@ -1,0 +1,217 @@
+"""The library behind ``compliancegate check``: load, evaluate, decide. Returns a
+``CheckReport``; never prints, never exits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compliancegate import __version__
+from compliancegate.errors import UsageError
+from compliancegate.model import CheckReport, Notice, Register, Severity, Waiver
+
+NOW_VARIABLE = "COMPLIANCEGATE_NOW"
+"""An ISO 8601 instant that replaces the clock (reproducible runs and tests); reported."""
+
+
+def current_time() -> tuple[dt.datetime, bool]:
+    """The run's clock, and whether it was overridden by ``COMPLIANCEGATE_NOW``."""
+    from compliancegate.engine.durations import parse_instant
+
+    override = os.environ.get(NOW_VARIABLE)
+    if override:
+        instant = parse_instant(override)
+        if instant is None:
+            raise UsageError(f"{NOW_VARIABLE}={override!r} is not an ISO 8601 date or datetime")
+        return instant, True
+    return dt.datetime.now(dt.UTC), False
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """What ``check`` was asked to do (the CLI fills it from flags and the config)."""
+
+    paths: tuple[Path, ...] = ()
+    config: Path | None = None
+    policies: tuple[Path, ...] = ()
+    registers: tuple[Path, ...] = ()
+    waivers: Path | None = None
+    environment: str | None = None
+    fail_on: Severity | None = None
+    ledger: str | None = None
+    no_ledger: bool = False
+    run_id: str | None = None
+    now: dt.datetime | None = None
+    extra_notices: tuple[Notice, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The settings of a run once flags, config and environment overrides are combined."""
+
+    paths: tuple[Path, ...]
+    policies: tuple[Path, ...]
+    registers: tuple[Path, ...]
+    waivers: Path | None
+    environment: str | None
+    fail_on: Severity
+    ledger: str | None
+    excludes: tuple[str, ...]
+    artifacts: tuple[tuple[str, str], ...]
+    max_artifact_bytes: int | None
+
+
+def resolve(options: CheckOptions) -> Resolved:
+    """Flags override the environment's settings, which override the config's."""
+    from compliancegate.artifacts.selection import DEFAULT_EXCLUDES
+    from compliancegate.loading.config import find_config
+
+    config = find_config(options.config)
+    environment = options.environment or config.environment
+    env = config.environments.get(environment or "")
+    if environment and config.environments and env is None:
+        raise UsageError(
+            f"environment {environment!r} is not in the config's environments "
+            f"({', '.join(sorted(config.environments))})",
+            hint="add it under environments: in compliancegate.yaml, or fix --env",
+        )
+
+    def pick(
+        flag: tuple[Path, ...],
+        env_value: tuple[Path, ...] | None,
+        config_value: tuple[Path, ...],
+        default: str,
+    ) -> tuple[Path, ...]:
+        if flag:
+            return flag
+        if env_value is not None:
+            return env_value
+        if config_value:
+            return config_value
+        fallback = Path(default)
+        return (fallback,) if fallback.exists() else ()
+
+    policies = pick(options.policies, env.policies if env else None, config.policies, "policies")
+    if not policies:
+        raise UsageError(
+            "no policies to evaluate",
+            hint="pass --policies DIR or name policies: in compliancegate.yaml",
+        )
+    if options.paths:
+        paths = options.paths
+    elif env is not None and env.paths is not None:
+        paths = env.paths
+    else:
+        paths = config.paths or (Path("."),)
+    waivers = options.waivers or (env.waivers if env and env.waivers else None) or config.waivers
+    fail_on = options.fail_on or (env.fail_on if env else None) or config.fail_on or Severity.LOW
+    ledger = (
+        None if options.no_ledger else (options.ledger or config.ledger or ".compliancegate/ledger")
+    )
+    return Resolved(
+        paths=paths,
+        policies=policies,
+        registers=pick(
+            options.registers, env.registers if env else None, config.registers, "registers"
+        ),
+        waivers=waivers,
+        environment=environment,
+        fail_on=fail_on,
+        ledger=ledger,
+        excludes=DEFAULT_EXCLUDES + config.exclude,
+        artifacts=config.artifacts,
+        max_artifact_bytes=config.max_artifact_bytes,
+    )
+
+
+def register_notices(register: Register, today: dt.date) -> list[Notice]:
+    """A register past its review date is itself an overdue obligation."""
+    notices = []
+    for meta in register.files:
+        if meta.reviewed and meta.review_every_days:
+            due = meta.reviewed + dt.timedelta(days=meta.review_every_days)
+            if today > due:
+                notices.append(
+                    Notice(
+                        "register-stale",
+                        f"register {meta.name} was due for review on {due.isoformat()} "
+                        f"(reviewed {meta.reviewed.isoformat()})",
+                        meta.file,
+                    )
+                )
+    return notices
+
+
+def run_check(options: CheckOptions) -> CheckReport:
+    """Load everything, evaluate every policy, apply waivers and decide.
+
+    Raises ``CompliancegateError`` (exit 2) before evaluating anything when a register,
+    policy, waiver or config file is invalid; artifact problems end the policies that need
+    them in ``error`` instead, so the rest of the run's results are kept.
+    """
+    from compliancegate.artifacts.selection import ArtifactStore
+    from compliancegate.artifacts.source import DEFAULT_MAX_BYTES
+    from compliancegate.engine.conditions import EvalContext
+    from compliancegate.engine.decision import coverage, decide
+    from compliancegate.engine.evaluation import evaluate_policy
+    from compliancegate.engine.waivers import apply_waivers
+    from compliancegate.loading.documents import display
+    from compliancegate.loading.policies import load_policies
+    from compliancegate.loading.register import load_register
+    from compliancegate.loading.waivers import load_waivers
+
+    started = options.now or current_time()[0]
+    settings = resolve(options)
+    register = load_register(settings.registers) if settings.registers else None
+    policy_set = load_policies(settings.policies, register)
+    if not policy_set.policies:
+        raise UsageError(
+            "no policies found under " + ", ".join(display(p) for p in settings.policies),
+            hint="policy files are *.yaml documents with kind: Policy",
+        )
+    waivers: tuple[Waiver, ...] = load_waivers(settings.waivers) if settings.waivers else ()
+    notices: list[Notice] = list(options.extra_notices)
+    if register is None:
+        notices.append(Notice("no-register", "no register given: policy controls were not checked"))
+    else:
+        notices.extend(register_notices(register, started.date()))
+
+    store = ArtifactStore(
+        settings.paths,
+        forced=settings.artifacts,
+        excludes=settings.excludes,
+        max_bytes=settings.max_artifact_bytes or DEFAULT_MAX_BYTES,
+    )
+    ctx = EvalContext(now=started)
+    roots = tuple(display(p) for p in settings.paths)
+    results = []
+    items: dict[str, object] = {}
+    for policy in policy_set.policies:
+        result, found = evaluate_policy(policy, store, ctx, settings.environment, roots)
+        results.append(result)
+        items.update(found)
+    waived, waiver_notices = apply_waivers(
+        results,
+        items,
+        waivers,
+        today=started.date(),
+        environment=settings.environment,
+    )
+    notices.extend(waiver_notices)
+    decided, decision = decide(waived, settings.fail_on)
+    return CheckReport(
+        run_id=options.run_id or uuid.uuid4().hex,
+        started_at=started,
+        environment=settings.environment,
+        fail_on=settings.fail_on,
+        decision=decision,
+        results=tuple(decided),
+        notices=tuple(notices),
+        coverage=coverage(register, policy_set.policies),
+        paths=roots,
+        tool_version=__version__,
+        ledger=settings.ledger,
+    )

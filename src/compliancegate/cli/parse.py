@@ -1,0 +1,43 @@
+"""``compliancegate parse FILE``: print the document(s) a policy sees for a file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from compliancegate.errors import UsageError
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", help="Parse as this format instead of detecting it.")
+def parse(file: Path, fmt: str | None) -> int:
+    """Print FILE as the JSON document policies evaluate (a JSON list when the file holds
+    several documents, such as a multi-document YAML stream)."""
+    from compliancegate.artifacts.registry import formats, get_format
+    from compliancegate.artifacts.selection import ArtifactStore
+
+    store = ArtifactStore([file])
+    entries = store.files
+    if len(entries) != 1 or file.is_dir():
+        raise UsageError(f"{file}: expected a file, not a directory")
+    entry = entries[0]
+    if fmt is not None:
+        chosen = get_format(fmt)
+        if chosen is None:
+            raise UsageError(f"unknown format {fmt!r}; known: {', '.join(sorted(formats()))}")
+    else:
+        chosen = store.format_of(entry)
+        if chosen is None:
+            store.source(entry).head  # noqa: B018 - raises for unreadable files
+            raise UsageError(
+                f"{entry.display}: cannot tell the format from the name or content",
+                hint="name it with --format (" + ", ".join(sorted(formats())) + ")",
+            )
+    artifacts = store.artifacts(entry, chosen)
+    documents = [a.document for a in artifacts]
+    shown = documents[0] if len(documents) == 1 else documents
+    click.echo(json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=False, default=str))
+    return 0

@@ -1,0 +1,557 @@
+"""The condition language of SPEC section 4, compiled once per policy.
+
+``compile_condition`` turns the YAML form into a tree of ``Condition`` objects whose paths,
+regexes, durations and schemas are already compiled. A condition answers two questions:
+
+* ``holds(data)``: is it true of ``data``? (used inside ``where``, ``assert``, ``any``...)
+* ``failures(data)``: at the top of a rule, what are the violations? A ``for_each`` gives one
+  failure per selected item that passes ``where`` and fails ``assert``; ``schema`` one per
+  validation error; ``all`` the failures of each of its parts; anything else one failure for
+  ``data`` as a whole when it does not hold.
+
+Comparisons are strict about types, and a value that cannot be compared (a string where a
+number is needed, a date that is not a date) raises ``EvaluationError``: the policy ends in
+``error``, which blocks like a failure, rather than silently passing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from compliancegate.engine.durations import parse_duration, parse_instant
+from compliancegate.engine.paths import Path, compile_path
+from compliancegate.errors import CompliancegateError, EvaluationError
+
+MAX_SCHEMA_ERRORS = 1000
+
+LEAF_OPS = (
+    "equals",
+    "not_equals",
+    "in",
+    "not_in",
+    "contains",
+    "not_contains",
+    "exists",
+    "absent",
+    "matches",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "older_than",
+    "newer_than",
+    "version_gte",
+    "version_lt",
+)
+COUNT_OPS = ("equals", "not_equals", "gt", "gte", "lt", "lte")
+
+
+class ConditionSyntaxError(Exception):
+    """A condition that cannot be compiled; ``where`` is its path inside the policy."""
+
+    def __init__(self, message: str, where: Sequence[str | int], hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.where = tuple(where)
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """What a condition may depend on besides the data: the run's clock."""
+
+    now: dt.datetime
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One violation found by a rule: the failing item and why."""
+
+    item: Any
+    detail: str
+    subkey: str = ""
+    """Distinguishes several failures of one item (e.g. the path of a schema error)."""
+
+
+class Condition:
+    """Base of the compiled condition tree."""
+
+    def holds(self, data: Any, ctx: EvalContext) -> bool:
+        """Whether the condition is true of ``data``."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def failures(self, data: Any, ctx: EvalContext) -> list[Failure]:
+        """The violations when used as a rule (see the module docstring)."""
+        if self.holds(data, ctx):
+            return []
+        return [Failure(data, self.describe())]
+
+    def describe(self) -> str:
+        """A short human form used in failure details."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def values_equal(actual: Any, expected: Any) -> bool:
+    # Python says True == 1; a policy author comparing with `true` means the boolean.
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return isinstance(actual, bool) and isinstance(expected, bool) and actual is expected
+    if _is_number(actual) and _is_number(expected):
+        return bool(actual == expected)
+    return type(actual) is type(expected) and bool(actual == expected)
+
+
+def _number(value: Any, path: str) -> float:
+    if _is_number(value):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise EvaluationError(
+        f"{path} is {_show(value)}, not a number",
+        hint="compare numbers with numbers; guard with {op: exists} or a where clause",
+    )
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_VERSION_PARTS = re.compile(r"\d+|[A-Za-z]+")
+
+
+def _loose_version(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Fallback order for versions that are not PEP 440 (Debian, Go pseudo-versions...)."""
+    return tuple(
+        (1, int(part)) if part.isdigit() else (0, part.lower())
+        for part in _VERSION_PARTS.findall(text.lstrip("vV"))
+    )
+
+
+def compare_versions(left: str, right: str) -> int:
+    """-1, 0 or 1: PEP 440 order where both parse, else a numeric-aware loose order."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        a: Any = Version(left)
+        b: Any = Version(right)
+    except InvalidVersion:
+        a, b = _loose_version(left), _loose_version(right)
+    return int(a > b) - int(a < b)
+
+
+# --------------------------------------------------------------------------- leaves
+
+
+@dataclass(frozen=True)
+class Leaf(Condition):
+    """``{path, op, value}``."""
+
+    path: Path
+    op: str
+    value: Any = None
+    test: Callable[[Any, EvalContext], bool] = field(default=lambda _a, _c: False, compare=False)
+
+    def holds(self, data: Any, ctx: EvalContext) -> bool:
+        return self.test(self.path.search(data), ctx)
+
+    def describe(self) -> str:
+        if self.op in ("exists", "absent"):
+            return f"{self.path.expression} {self.op}"
+        return f"{self.path.expression} {self.op} {_show(self.value)}"
+
+
+def _leaf_test(
+    op: str, value: Any, path: str, where: Sequence[str | int]
+) -> Callable[[Any, EvalContext], bool]:
+    """Build the test function of a leaf, validating ``value`` once at compile time."""
+    if op == "equals":
+        return lambda actual, _c: values_equal(actual, value)
+    if op == "not_equals":
+        return lambda actual, _c: not values_equal(actual, value)
+    if op in ("in", "not_in"):
+        if not isinstance(value, list):
+            raise ConditionSyntaxError(f"op {op} needs a list value", [*where, "value"])
+        options = list(value)
+        if op == "in":
+            return lambda actual, _c: any(values_equal(actual, o) for o in options)
+        return lambda actual, _c: not any(values_equal(actual, o) for o in options)
+    if op in ("contains", "not_contains"):
+
+        def contains(actual: Any, _c: EvalContext) -> bool:
+            if isinstance(actual, str):
+                return isinstance(value, str) and value in actual
+            if isinstance(actual, list):
+                return any(values_equal(element, value) for element in actual)
+            if isinstance(actual, dict):
+                return isinstance(value, str) and value in actual
+            return False
+
+        if op == "contains":
+            return contains
+        return lambda actual, c: not contains(actual, c)
+    if op == "exists":
+        return lambda actual, _c: actual is not None
+    if op == "absent":
+        return lambda actual, _c: actual is None
+    if op == "matches":
+        if not isinstance(value, str):
+            raise ConditionSyntaxError("op matches needs a regex string value", [*where, "value"])
+        try:
+            regex = re.compile(value)
+        except re.error as exc:
+            raise ConditionSyntaxError(
+                f"bad regex {value!r}: {exc}",
+                [*where, "value"],
+                hint="Python re syntax; escape backslashes in YAML double quotes",
+            ) from None
+        return lambda actual, _c: isinstance(actual, str) and regex.search(actual) is not None
+    if op in ("gt", "gte", "lt", "lte"):
+        if not _is_number(value):
+            raise ConditionSyntaxError(f"op {op} needs a number value", [*where, "value"])
+        threshold = float(value)
+        compare: Callable[[float, float], bool] = {
+            "gt": lambda a, b: a > b,
+            "gte": lambda a, b: a >= b,
+            "lt": lambda a, b: a < b,
+            "lte": lambda a, b: a <= b,
+        }[op]
+        return lambda actual, _c: actual is not None and compare(_number(actual, path), threshold)
+    if op in ("older_than", "newer_than"):
+        try:
+            span = parse_duration(value)
+        except ValueError as exc:
+            raise ConditionSyntaxError(str(exc), [*where, "value"]) from None
+        older = op == "older_than"
+
+        def age_test(actual: Any, ctx: EvalContext) -> bool:
+            if actual is None:
+                return False
+            instant = parse_instant(actual)
+            if instant is None:
+                raise EvaluationError(
+                    f"{path} is {_show(actual)}, not an ISO 8601 date or datetime",
+                    hint="write dates as 2026-11-21 or 2026-11-21T10:00:00Z",
+                )
+            age = ctx.now - instant
+            return age > span if older else age < span
+
+        return age_test
+    if op in ("version_gte", "version_lt"):
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ConditionSyntaxError(f"op {op} needs a version string", [*where, "value"])
+        threshold_text = str(value)
+        want = (0, 1) if op == "version_gte" else (-1,)
+
+        def version_test(actual: Any, _c: EvalContext) -> bool:
+            if actual is None:
+                return False
+            if not isinstance(actual, str | int | float) or isinstance(actual, bool):
+                raise EvaluationError(f"{path} is {_show(actual)}, not a version")
+            return compare_versions(str(actual), threshold_text) in want
+
+        return version_test
+    raise ConditionSyntaxError(
+        f"unknown op {op!r}", [*where, "op"], hint="ops: " + ", ".join(LEAF_OPS)
+    )
+
+
+# --------------------------------------------------------------------------- composites
+
+
+@dataclass(frozen=True)
+class All(Condition):
+    """``{all: [...]}``: every part holds."""
+
+    parts: tuple[Condition, ...]
+
+    def holds(self, data: Any, ctx: EvalContext) -> bool:
+        return all(part.holds(data, ctx) for part in self.parts)
+
+    def failures(self, data: Any, ctx: EvalContext) -> list[Failure]:
+        return [failure for part in self.parts for failure in part.failures(data, ctx)]
+
+    def describe(self) -> str:
+        return "all of (" + "; ".join(p.describe() for p in self.parts) + ")"
+
+
+@dataclass(frozen=True)
+class Any_(Condition):
+    """``{any: [...]}``: at least one part holds."""
+
+    parts: tuple[Condition, ...]
+
+    def holds(self, data: Any, ctx: EvalContext) -> bool:
+        return any(part.holds(data, ctx) for part in self.parts)
+
+    def describe(self) -> str:
+        return "any of (" + "; ".join(p.describe() for p in self.parts) + ")"
+
+
+@dataclass(frozen=True)
+class Not(Condition):
+    """``{not: COND}``."""
+
+    part: Condition
+
+    def holds(self, data: Any, ctx: EvalContext) -> bool:
+        return not self.part.holds(data, ctx)
+
+    def describe(self) -> str:
+        return f"not ({self.part.describe()})"
+
+
+def _items(selected: Any) -> list[Any]:
+    """What a for_each/count path selected, as a list: nothing for null, one for a scalar."""
+    if selected is None:
+        return []
+    if isinstance(selected, list):
+        return selected
+    return [selected]
+
+
+@dataclass(frozen=True)
+class ForEach(Condition):
+    """``{for_each, where, assert}``: every selected item passing ``where`` passes ``assert``."""
+
+    path: Path
+    where: Condition | None
+    check: Condition
+
+    def _failing(self, data: Any, ctx: EvalContext) -> list[Any]:
+        return [
+            item
+            for item in _items(self.path.search(data))
+            if (self.where is None or self.where.holds(item, ctx))
+            and not self.check.holds(item, ctx)
+        ]
+
+    def holds(self, data: Any, ctx: EvalContext) -> bool:
+        for item in _items(self.path.search(data)):
+            if (self.where is None or self.where.holds(item, ctx)) and not self.check.holds(
+                item, ctx
+            ):
+                return False
+        return True
+
+    def failures(self, data: Any, ctx: EvalContext) -> list[Failure]:
+        detail = f"fails {self.check.describe()}"
+        return [Failure(item, detail) for item in self._failing(data, ctx)]
+
+    def describe(self) -> str:
+        return f"for each {self.path.expression}: {self.check.describe()}"
+
+
+@dataclass(frozen=True)
+class Count(Condition):
+    """``{count, where, op, value}``: how many selected items pass ``where``."""
+
+    path: Path
+    where: Condition | None
+    op: str
+    value: float
+
+    def count(self, data: Any, ctx: EvalContext) -> int:
+        """The number of selected items that pass ``where``."""
+        return sum(
+            1
+            for item in _items(self.path.search(data))
+            if self.where is None or self.where.holds(item, ctx)
+        )
+
+    def holds(self, data: Any, ctx: EvalContext) -> bool:
+        n = self.count(data, ctx)
+        return {
+            "equals": n == self.value,
+            "not_equals": n != self.value,
+            "gt": n > self.value,
+            "gte": n >= self.value,
+            "lt": n < self.value,
+            "lte": n <= self.value,
+        }[self.op]
+
+    def failures(self, data: Any, ctx: EvalContext) -> list[Failure]:
+        n = self.count(data, ctx)
+        if self.holds(data, ctx):
+            return []
+        return [
+            Failure(
+                data,
+                f"count of {self.path.expression} is {n}, expected {self.op} {_show(self.value)}",
+            )
+        ]
+
+    def describe(self) -> str:
+        return f"count of {self.path.expression} {self.op} {_show(self.value)}"
+
+
+@dataclass(frozen=True)
+class Schema(Condition):
+    """``{schema: ...}``: the data validates; each validation error is one failure."""
+
+    validator: Any = field(compare=False)
+    source: str = ""
+
+    def holds(self, data: Any, ctx: EvalContext) -> bool:
+        return bool(self.validator.is_valid(data))
+
+    def failures(self, data: Any, ctx: EvalContext) -> list[Failure]:
+        out: list[Failure] = []
+        errors = sorted(
+            self.validator.iter_errors(data),
+            key=lambda e: ([str(p) for p in e.absolute_path], e.message),
+        )
+        for error in errors[:MAX_SCHEMA_ERRORS]:
+            where = "/" + "/".join(str(p) for p in error.absolute_path)
+            out.append(Failure(data, f"{where}: {error.message}", subkey=where + error.message))
+        return out
+
+    def describe(self) -> str:
+        return f"schema {self.source}".strip()
+
+
+# --------------------------------------------------------------------------- compiler
+
+
+@dataclass(frozen=True)
+class CompileContext:
+    """Where the condition comes from: ``base_dir`` resolves ``$ref`` schema files."""
+
+    base_dir: FsPath
+    paths: dict[str, Path] = field(default_factory=dict, compare=False)
+
+    def path(self, expression: Any, where: Sequence[str | int]) -> Path:
+        """Compile (or reuse) a JMESPath expression."""
+        if not isinstance(expression, str) or not expression.strip():
+            raise ConditionSyntaxError("a path must be a non-empty JMESPath string", where)
+        cached = self.paths.get(expression)
+        if cached is None:
+            try:
+                cached = compile_path(expression)
+            except CompliancegateError as exc:
+                raise ConditionSyntaxError(exc.message, where, exc.hint) from None
+            self.paths[expression] = cached
+        return cached
+
+
+def compile_condition(
+    spec: Any, ctx: CompileContext, where: Sequence[str | int] = ("rule",)
+) -> Condition:
+    """Compile the YAML form of a condition; raises ``ConditionSyntaxError``."""
+    if not isinstance(spec, dict) or not spec:
+        raise ConditionSyntaxError("a condition must be a non-empty mapping", where)
+    keys = set(spec)
+
+    def only(allowed: set[str], required: set[str]) -> None:
+        unknown = sorted(keys - allowed)
+        if unknown:
+            raise ConditionSyntaxError(
+                f"unknown key {unknown[0]!r} in condition",
+                [*where, unknown[0]],
+                hint="allowed here: " + ", ".join(sorted(allowed)),
+            )
+        missing = sorted(required - keys)
+        if missing:
+            raise ConditionSyntaxError(f"condition lacks {missing[0]!r}", where)
+
+    if "all" in keys or "any" in keys:
+        name = "all" if "all" in keys else "any"
+        only({name}, {name})
+        parts = spec[name]
+        if not isinstance(parts, list) or not parts:
+            raise ConditionSyntaxError(f"{name} needs a non-empty list", [*where, name])
+        compiled = tuple(compile_condition(p, ctx, [*where, name, i]) for i, p in enumerate(parts))
+        return All(compiled) if name == "all" else Any_(compiled)
+    if "not" in keys:
+        only({"not"}, {"not"})
+        return Not(compile_condition(spec["not"], ctx, [*where, "not"]))
+    if "for_each" in keys:
+        only({"for_each", "where", "assert"}, {"for_each", "assert"})
+        return ForEach(
+            ctx.path(spec["for_each"], [*where, "for_each"]),
+            compile_condition(spec["where"], ctx, [*where, "where"]) if "where" in spec else None,
+            compile_condition(spec["assert"], ctx, [*where, "assert"]),
+        )
+    if "count" in keys:
+        only({"count", "where", "op", "value"}, {"count", "op", "value"})
+        if spec["op"] not in COUNT_OPS:
+            raise ConditionSyntaxError(
+                f"count op must be one of {', '.join(COUNT_OPS)}", [*where, "op"]
+            )
+        if not _is_number(spec["value"]):
+            raise ConditionSyntaxError("count value must be a number", [*where, "value"])
+        return Count(
+            ctx.path(spec["count"], [*where, "count"]),
+            compile_condition(spec["where"], ctx, [*where, "where"]) if "where" in spec else None,
+            spec["op"],
+            float(spec["value"]),
+        )
+    if "schema" in keys:
+        only({"schema"}, {"schema"})
+        return _compile_schema(spec["schema"], ctx, [*where, "schema"])
+    if "path" in keys or "op" in keys:
+        only({"path", "op", "value"}, {"path", "op"})
+        op = spec["op"]
+        if not isinstance(op, str) or op not in LEAF_OPS:
+            raise ConditionSyntaxError(
+                f"unknown op {op!r}", [*where, "op"], hint="ops: " + ", ".join(LEAF_OPS)
+            )
+        if op in ("exists", "absent"):
+            if "value" in spec:
+                raise ConditionSyntaxError(f"op {op} takes no value", [*where, "value"])
+        elif "value" not in spec:
+            raise ConditionSyntaxError(f"op {op} needs a value", where)
+        path = ctx.path(spec["path"], [*where, "path"])
+        value = spec.get("value")
+        return Leaf(path, op, value, _leaf_test(op, value, path.expression, where))
+    raise ConditionSyntaxError(
+        f"unknown condition with keys {', '.join(sorted(map(str, keys)))}",
+        where,
+        hint="a condition is one of all, any, not, for_each, count, schema or {path, op, value}",
+    )
+
+
+def _compile_schema(spec: Any, ctx: CompileContext, where: Sequence[str | int]) -> Schema:
+    import jsonschema
+    import jsonschema.exceptions
+    import jsonschema.validators
+
+    source = "(inline)"
+    if isinstance(spec, dict) and set(spec) == {"$ref"} and isinstance(spec["$ref"], str):
+        ref = spec["$ref"]
+        if "://" in ref or ref.startswith("#"):
+            raise ConditionSyntaxError(
+                "schema $ref must name a local file relative to the policy", where
+            )
+        from compliancegate.loading.documents import read_document
+
+        target = (ctx.base_dir / ref).resolve()
+        try:
+            spec = read_document(target)
+        except CompliancegateError as exc:
+            raise ConditionSyntaxError(f"cannot load schema {ref}: {exc}", where) from None
+        source = ref
+    if not isinstance(spec, dict):
+        raise ConditionSyntaxError("schema must be a JSON Schema object", where)
+    cls = jsonschema.validators.validator_for(spec, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(spec)
+    except jsonschema.exceptions.SchemaError as exc:
+        raise ConditionSyntaxError(
+            f"invalid JSON Schema ({source}): {exc.message}", where
+        ) from None
+    return Schema(cls(spec), source)

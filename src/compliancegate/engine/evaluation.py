@@ -1,0 +1,188 @@
+"""Evaluating one policy against the artifacts its input selects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from compliancegate.artifacts.interface import RAW_KIND
+from compliancegate.engine.conditions import EvalContext, Failure
+from compliancegate.errors import CompliancegateError
+from compliancegate.model import (
+    Artifact,
+    InputSpec,
+    Location,
+    Policy,
+    PolicyResult,
+    Status,
+    Violation,
+)
+
+
+class ArtifactSource(Protocol):
+    """What evaluation needs from the artifact layer (``ArtifactStore`` in practice)."""
+
+    def select(self, spec: InputSpec) -> Any:
+        """A ``Selection``: artifacts, errors and the files matched."""
+        ...
+
+
+def fingerprint(policy_id: str, kind: str, item_key: str) -> str:
+    """The stable identity of a violation: SHA-256 over policy, artifact kind and item key."""
+    digest = hashlib.sha256()
+    for part in (policy_id, kind, item_key):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def item_key(policy: Policy, artifact: Artifact, failure: Failure) -> str:
+    """What identifies the failing item across runs.
+
+    Raw documents are identified by their file and position (their content is what changes
+    when a break is fixed); normalized kinds by their content alone, so a scanner report that
+    is renamed between runs keeps its findings' identity. A policy's ``key`` narrows the
+    content to the fields that name the item (a container's name, a CVE and package).
+    """
+    content = failure.item
+    if policy.key is not None and failure.item is not artifact.document:
+        try:
+            content = policy.key.search(failure.item)
+        except CompliancegateError:
+            content = failure.item
+    parts = [_canonical(content), failure.subkey]
+    if artifact.kind == RAW_KIND:
+        parts.insert(0, f"{artifact.path}#{artifact.index}")
+    return "\x1f".join(parts)
+
+
+def _location(artifact: Artifact, item: Any) -> Location:
+    line = artifact.line
+    if artifact.line_of is not None and isinstance(item, dict | list):
+        line = artifact.line_of.get(id(item), line)
+    if isinstance(item, dict) and artifact.kind != RAW_KIND:
+        # Normalized kinds carry the location their producer gave (SARIF, JUnit).
+        file = item.get("file")
+        item_line = item.get("line")
+        if isinstance(file, str) and file:
+            return Location(file, item_line if isinstance(item_line, int) else None)
+    return Location(artifact.path, line)
+
+
+def _render(policy: Policy, artifact: Artifact | None, failure: Failure) -> tuple[str, str | None]:
+    values = {
+        "item": failure.item,
+        "artifact": (
+            {
+                "path": artifact.path,
+                "format": artifact.format,
+                "kind": artifact.kind,
+                "index": artifact.index,
+            }
+            if artifact is not None
+            else {}
+        ),
+        "policy": {"id": policy.id, "title": policy.title, "severity": str(policy.severity)},
+        "error": failure.detail,
+    }
+    if policy.message is not None and artifact is not None:
+        message = policy.message.render(values)
+    elif artifact is not None:
+        message = f"{policy.title}: {failure.detail}"
+    else:
+        message = failure.detail
+    remediation = policy.remediation.render(values) if policy.remediation is not None else None
+    return message, remediation
+
+
+def _violation(
+    policy: Policy,
+    artifact: Artifact | None,
+    failure: Failure,
+    key: str,
+    kind: str,
+    location: Location,
+) -> Violation:
+    message, remediation = _render(policy, artifact, failure)
+    return Violation(
+        fingerprint=fingerprint(policy.id, kind, key),
+        policy=policy.id,
+        controls=policy.controls,
+        severity=policy.severity,
+        message=message,
+        remediation=remediation,
+        location=location,
+        kind=kind,
+    )
+
+
+def evaluate_policy(
+    policy: Policy,
+    artifacts: ArtifactSource,
+    ctx: EvalContext,
+    environment: str | None,
+    roots: Sequence[str] = (),
+) -> tuple[PolicyResult, dict[str, Any]]:
+    """Evaluate ``policy`` on every artifact its input selects (waivers are applied later).
+
+    Returns the result and, for each violation's fingerprint, the item it was found on (the
+    waivers' ``match`` paths are evaluated on it).
+
+    A required input that matches nothing is a failure ("missing evidence"); a file that
+    cannot be parsed, or a rule that cannot be evaluated on a document, ends the policy in
+    ``error``; neither ever passes.
+    """
+    if not policy.applies_to(environment):
+        return PolicyResult(policy, Status.NOT_APPLICABLE), {}
+    selection = artifacts.select(policy.input)
+    files = tuple(selection.files)
+    errors = [str(e) for e in selection.errors]
+    if not selection.artifacts and not errors:
+        if not policy.required:
+            return PolicyResult(policy, Status.NOT_APPLICABLE, artifacts=files), {}
+        where = f" under {', '.join(roots)}" if roots else ""
+        failure = Failure(
+            None, f"missing evidence: no artifact matched {policy.input.describe()}{where}"
+        )
+        violation = _violation(
+            policy, None, failure, "missing-evidence", policy.input.kind or RAW_KIND, Location(None)
+        )
+        return PolicyResult(policy, Status.FAIL, (violation,), artifacts=files), {}
+
+    violations: list[Violation] = []
+    items: dict[str, Any] = {}
+    for artifact in selection.artifacts:
+        try:
+            failures = policy.rule.failures(artifact.document, ctx)
+        except CompliancegateError as exc:
+            errors.append(f"{artifact.path}: {exc.message}")
+            continue
+        except RecursionError:
+            errors.append(f"{artifact.path}: document too deeply nested to evaluate")
+            continue
+        for failure in failures:
+            violation = _violation(
+                policy,
+                artifact,
+                failure,
+                item_key(policy, artifact, failure),
+                artifact.kind,
+                _location(artifact, failure.item),
+            )
+            if violation.fingerprint in items:  # the same item selected twice by a path
+                continue
+            items[violation.fingerprint] = failure.item
+            violations.append(violation)
+    if errors:
+        result = PolicyResult(
+            policy, Status.ERROR, tuple(violations), error="; ".join(errors), artifacts=files
+        )
+        return result, items
+    status = Status.FAIL if violations else Status.PASS
+    return PolicyResult(policy, status, tuple(violations), artifacts=files), items

@@ -1,0 +1,2 @@
+"""Loading: registers, policies, waivers, config and policy tests, each checked against a JSON
+Schema shipped in the package before anything else sees it."""

@@ -1,0 +1,109 @@
+"""``compliancegate.yaml``: where the policies, registers, waivers and evidence are, and
+per-environment settings. Paths in it are relative to the file; flags override it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compliancegate.errors import LoadError
+from compliancegate.loading.documents import display, read_yaml, validate
+from compliancegate.model import Severity
+
+CONFIG_NAME = "compliancegate.yaml"
+
+
+@dataclass(frozen=True)
+class EnvironmentSettings:
+    """Overrides that apply when ``check --env NAME`` is used."""
+
+    policies: tuple[Path, ...] | None = None
+    registers: tuple[Path, ...] | None = None
+    waivers: Path | None = None
+    fail_on: Severity | None = None
+    paths: tuple[Path, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded config file (or the defaults when there is none)."""
+
+    file: Path | None = None
+    policies: tuple[Path, ...] = ()
+    registers: tuple[Path, ...] = ()
+    waivers: Path | None = None
+    paths: tuple[Path, ...] = ()
+    exclude: tuple[str, ...] = ()
+    artifacts: tuple[tuple[str, str], ...] = ()
+    fail_on: Severity | None = None
+    environment: str | None = None
+    ledger: str | None = None
+    reports: tuple[tuple[str, Path], ...] = ()
+    max_artifact_bytes: int | None = None
+    environments: dict[str, EnvironmentSettings] = field(default_factory=dict)
+
+
+def _paths(base: Path, values: Any) -> tuple[Path, ...]:
+    return tuple(base / v for v in values)
+
+
+def load_config(path: Path) -> Config:
+    """Load and validate a config file."""
+    name = display(path)
+    documents = [d for d in read_yaml(path) if d.data is not None]
+    if len(documents) != 1:
+        raise LoadError(f"expected one config document, found {len(documents)}", file=name)
+    document = documents[0]
+    validate("config", document, name)
+    data = document.data
+    base = path.parent
+    environments = {}
+    for env, raw in (data.get("environments") or {}).items():
+        environments[str(env)] = EnvironmentSettings(
+            policies=_paths(base, raw["policies"]) if "policies" in raw else None,
+            registers=_paths(base, raw["registers"]) if "registers" in raw else None,
+            waivers=base / raw["waivers"] if "waivers" in raw else None,
+            fail_on=Severity(raw["fail_on"]) if "fail_on" in raw else None,
+            paths=_paths(base, raw["paths"]) if "paths" in raw else None,
+        )
+    from compliancegate.artifacts.registry import get_format
+
+    artifacts = []
+    for i, entry in enumerate(data.get("artifacts") or []):
+        fmt = entry.get("format")
+        if fmt is not None and get_format(fmt) is None:
+            raise LoadError(
+                f"unknown format {fmt!r}",
+                file=name,
+                line=document.line_at(["artifacts", i, "format"]),
+            )
+        artifacts.append((entry["glob"], fmt or ""))
+    ledger = data.get("ledger")
+    if ledger is not None and not ledger.startswith("git:"):
+        ledger = str(base / ledger)
+    return Config(
+        file=path,
+        policies=_paths(base, data.get("policies", [])),
+        registers=_paths(base, data.get("registers", [])),
+        waivers=base / data["waivers"] if "waivers" in data else None,
+        paths=_paths(base, data.get("paths", [])),
+        exclude=tuple(data.get("exclude", [])),
+        artifacts=tuple(artifacts),
+        fail_on=Severity(data["fail_on"]) if "fail_on" in data else None,
+        environment=data.get("environment"),
+        ledger=ledger,
+        reports=tuple((fmt, base / target) for fmt, target in (data.get("reports") or {}).items()),
+        max_artifact_bytes=(data.get("limits") or {}).get("max_artifact_bytes"),
+        environments=environments,
+    )
+
+
+def find_config(explicit: Path | None) -> Config:
+    """The config named on the command line, else ``./compliancegate.yaml``, else defaults."""
+    if explicit is not None:
+        return load_config(explicit)
+    default = Path(CONFIG_NAME)
+    if default.is_file():
+        return load_config(default)
+    return Config()

@@ -1,0 +1,172 @@
+"""Safe YAML: the safe loader, YAML 1.2 booleans, dates kept as strings, line marks, and
+limits against alias bombs and deep nesting.
+
+Every YAML read in compliancegate (registers, policies, waivers, config, artifacts) goes
+through :func:`load_documents`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from compliancegate.errors import CompliancegateError
+
+MAX_NODES = 2_000_000
+"""Largest expanded size (nodes, aliases counted every time they are used) of a document."""
+MAX_DEPTH = 200
+"""Deepest nesting of mappings and sequences accepted."""
+
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """SafeLoader that remembers the line of every mapping, sequence and mapping key."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.line_of: dict[int, int] = {}
+        self.key_lines: dict[int, dict[Hashable, int]] = {}
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        data = super().construct_object(node, deep=deep)
+        if isinstance(data, dict | list):
+            self.line_of.setdefault(id(data), node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode) and isinstance(data, dict):
+            lines = self.key_lines.setdefault(id(data), {})
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    lines.setdefault(key_node.value, key_node.start_mark.line + 1)
+        return data
+
+
+# YAML 1.1 reads `on:`, `yes` and `no` as booleans, which turns a GitHub workflow's `on:` key
+# into `True`; YAML 1.2's core schema (what users expect today) keeps them strings.
+# Timestamps stay strings so documents stay JSON-shaped; loaders parse the dates they need.
+_Loader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+@dataclass
+class YamlDocument:
+    """One document of a YAML stream, with the lines its parts came from."""
+
+    data: Any
+    start_line: int
+    line_of: dict[int, int] = field(default_factory=dict)
+    key_lines: dict[int, dict[Hashable, int]] = field(default_factory=dict)
+
+    def line_at(self, path: Sequence[str | int]) -> int | None:
+        """The line of the value at ``path`` (keys and indexes from the root), best effort."""
+        node: Any = self.data
+        line: int | None = self.line_of.get(id(node), self.start_line)
+        for part in path:
+            if isinstance(node, dict) and part in node:
+                line = self.key_lines.get(id(node), {}).get(part, line)
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+                line = self.line_of.get(id(node), line)
+            else:
+                break
+        return line
+
+
+def _check_size(root: yaml.Node, source: str) -> None:
+    """Reject alias bombs and deep nesting before anything is constructed.
+
+    Sizes are memoized per node, so a billion-laughs document is measured in a few steps
+    instead of being expanded.
+    """
+    sizes: dict[int, int] = {}
+    # Iterative post-order walk: PyYAML's own recursion must not be what stops a deep document.
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, expanded = stack.pop()
+        if id(node) in sizes:
+            continue
+        if depth > MAX_DEPTH:
+            raise CompliancegateError(
+                f"YAML nesting deeper than {MAX_DEPTH} levels",
+                file=source,
+                line=node.start_mark.line + 1,
+                hint="flatten the document; such depth is not needed by any format we read",
+            )
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                children.extend((key, value))
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if not children:
+            sizes[id(node)] = 1
+            continue
+        if not expanded:
+            stack.append((node, depth, True))
+            stack.extend((child, depth + 1, False) for child in children if id(child) not in sizes)
+            continue
+        total = 1 + sum(sizes.get(id(child), 1) for child in children)
+        if total > MAX_NODES:
+            raise CompliancegateError(
+                f"YAML expands to more than {MAX_NODES:,} nodes (an alias bomb?)",
+                file=source,
+                line=node.start_mark.line + 1,
+                hint="remove the repeated aliases (&anchor/*alias) that multiply the document",
+            )
+        sizes[id(node)] = total
+
+
+def load_documents(text: str, source: str) -> list[YamlDocument]:
+    """Parse every document of a YAML stream safely.
+
+    Raises ``CompliancegateError`` naming ``source`` and the line for malformed YAML, alias
+    bombs, nesting deeper than ``MAX_DEPTH``, and non-JSON-shaped keys.
+    """
+    loader = _Loader(text)
+    documents: list[YamlDocument] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:  # an empty stream
+                continue
+            _check_size(node, source)
+            data = loader.construct_document(node)
+            documents.append(
+                YamlDocument(data, node.start_mark.line + 1, loader.line_of, loader.key_lines)
+            )
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise CompliancegateError(
+            f"invalid YAML: {problem}",
+            file=source,
+            line=line,
+            hint="check indentation and quoting around that line",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise CompliancegateError(f"invalid YAML: {exc}", file=source) from None
+    except RecursionError:
+        raise CompliancegateError(
+            "YAML nesting too deep to read",
+            file=source,
+            hint="flatten the document",
+        ) from None
+    finally:
+        loader.dispose()
+    return documents

@@ -1,0 +1,70 @@
+"""Waivers: approved, expiring exceptions to policies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from compliancegate.engine.conditions import CompileContext, ConditionSyntaxError
+from compliancegate.errors import LoadError
+from compliancegate.loading.documents import display, read_yaml, validate
+from compliancegate.model import PolicyId, Waiver, WaiverMatch
+
+
+def load_waivers(path: Path) -> tuple[Waiver, ...]:
+    """Load a waivers file; every waiver needs a reason, an approver and an expiry date."""
+    name = display(path)
+    waivers: list[Waiver] = []
+    ids: set[str] = set()
+    ctx = CompileContext(path.parent)
+    for document in read_yaml(path):
+        if document.data is None:
+            continue
+        validate("waivers", document, name)
+        for i, raw in enumerate(document.data["waivers"]):
+            where: list[str | int] = ["waivers", i]
+            waiver_id = raw.get("id") or f"{raw['policy']}#{i + 1}"
+            if waiver_id in ids:
+                raise LoadError(
+                    f"duplicate waiver id {waiver_id!r}",
+                    file=name,
+                    line=document.line_at([*where, "id"]),
+                )
+            ids.add(waiver_id)
+            try:
+                expires = dt.date.fromisoformat(raw["expires"])
+            except ValueError:
+                raise LoadError(
+                    f"expires {raw['expires']!r} is not a calendar date",
+                    file=name,
+                    line=document.line_at([*where, "expires"]),
+                    subject=waiver_id,
+                ) from None
+            matches: list[WaiverMatch] = []
+            for expression, value in (raw.get("match") or {}).items():
+                try:
+                    compiled = ctx.path(str(expression), [*where, "match", expression])
+                except ConditionSyntaxError as exc:
+                    raise LoadError(
+                        f"match: {exc.message}",
+                        file=name,
+                        subject=waiver_id,
+                        line=document.line_at([*where, "match", expression]),
+                        hint=exc.hint,
+                    ) from None
+                matches.append(WaiverMatch(str(expression), compiled, value))
+            environments = raw.get("environments")
+            waivers.append(
+                Waiver(
+                    id=waiver_id,
+                    policy=PolicyId(raw["policy"]),
+                    match=tuple(matches),
+                    reason=raw["reason"],
+                    approved_by=raw["approved_by"],
+                    expires=expires,
+                    environments=tuple(environments) if environments else None,
+                    file=name,
+                    line=document.line_at(where),
+                )
+            )
+    return tuple(waivers)
