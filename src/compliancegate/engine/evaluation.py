@@ -78,6 +78,7 @@ def _location(artifact: Artifact, item: Any) -> Location:
 def _render(policy: Policy, artifact: Artifact | None, failure: Failure) -> tuple[str, str | None]:
     values = {
         "item": failure.item,
+        "document": artifact.document if artifact is not None else None,
         "artifact": (
             {
                 "path": artifact.path,

@@ -3,13 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-import jmespath
+import jmespath.ast
 import jmespath.exceptions
 import jmespath.parser
 
 from compliancegate.errors import CompliancegateError
+
+# The stubs do not describe the parser's internals that the fix overrides.
+_UpstreamParser: Any = jmespath.parser.Parser
+
+
+class _Parser(_UpstreamParser):  # type: ignore[misc]
+    """jmespath.py's parser with its object-wildcard projection fixed.
+
+    jmespath.py 1.x parses the right-hand side of ``a.*`` with the binding power of ``.``,
+    so ``a.*.b.c`` applies ``.c`` to the projected list and returns null instead of
+    projecting (jmespath/jmespath.py#182, fix proposed in #373). In a compliance gate that is
+    a silent pass, so the right-hand side is parsed with the wildcard's binding power, as the
+    bare ``*`` already is.
+    """
+
+    # The base class caches parsed expressions in a class attribute; ours must not share it.
+    _CACHE: ClassVar[dict[str, Any]] = {}
+
+    def _token_led_dot(self, left: Any) -> Any:
+        if self._current_token() != "star":
+            return super()._token_led_dot(left)
+        self._advance()
+        right = self._parse_projection_rhs(self.BINDING_POWER["star"])
+        return jmespath.ast.value_projection(left, right)
 
 
 @dataclass(frozen=True)
@@ -31,7 +55,7 @@ class Path:
 def compile_path(expression: str) -> Path:
     """Compile ``expression``; raises ``CompliancegateError`` for bad syntax."""
     try:
-        return Path(expression, jmespath.compile(expression))
+        return Path(expression, _Parser().parse(expression))
     except jmespath.exceptions.JMESPathError as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CompliancegateError(

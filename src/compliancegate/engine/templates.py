@@ -1,4 +1,4 @@
-"""Safe message templates: ``{item.a.b}``, ``{artifact.path}``, ``{policy.id}``, ``{error}``.
+"""Safe message templates: ``{item.a.b}``, ``{document.a}``, ``{artifact.path}``, ``{policy.id}``.
 
 A template is parsed once into literal text and field lookups. A lookup walks dict keys and
 list indexes only: no attribute access, no calls, no format specs, so a hostile document
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-ROOTS = ("item", "artifact", "policy", "error")
+ROOTS = ("item", "document", "artifact", "policy", "error")
 MISSING = "<missing>"
 MAX_VALUE_CHARS = 300
 
