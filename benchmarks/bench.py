@@ -26,8 +26,14 @@ def timed(command: list[str], runs: int, env: dict[str, str]) -> tuple[float, fl
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       env=env, cwd=ROOT, check=False)
+        subprocess.run(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=ROOT,
+            check=False,
+        )
         samples.append((time.perf_counter() - start) * 1000)
     return statistics.median(samples), min(samples)
 

@@ -62,6 +62,8 @@ class Resolved:
     excludes: tuple[str, ...]
     artifacts: tuple[tuple[str, str], ...]
     max_artifact_bytes: int | None
+    reports: tuple[tuple[str, Path], ...]
+    """(format, file) reports the config asks for on every run."""
 
 
 def resolve(options: CheckOptions) -> Resolved:
@@ -124,6 +126,7 @@ def resolve(options: CheckOptions) -> Resolved:
         excludes=DEFAULT_EXCLUDES + config.exclude,
         artifacts=config.artifacts,
         max_artifact_bytes=config.max_artifact_bytes,
+        reports=config.reports,
     )
 
 
@@ -145,7 +148,7 @@ def register_notices(register: Register, today: dt.date) -> list[Notice]:
     return notices
 
 
-def run_check(options: CheckOptions) -> CheckReport:
+def run_check(options: CheckOptions, settings: Resolved | None = None) -> CheckReport:
     """Load everything, evaluate every policy, apply waivers and decide.
 
     Raises ``CompliancegateError`` (exit 2) before evaluating anything when a register,
@@ -164,7 +167,7 @@ def run_check(options: CheckOptions) -> CheckReport:
     from compliancegate.loading.waivers import load_waivers
 
     started = options.now or current_time()[0]
-    settings = resolve(options)
+    settings = settings or resolve(options)
     register = load_register(settings.registers) if settings.registers else None
     policy_set = load_policies(settings.policies, register)
     if not policy_set.policies:

@@ -98,8 +98,7 @@ def check(
 ) -> int:
     """Evaluate the policies against the artifacts under PATHS (default: the config's paths,
     else the current folder) and decide whether the release may ship."""
-    from compliancegate.check import CheckOptions, run_check
-    from compliancegate.loading.config import find_config
+    from compliancegate.check import CheckOptions, resolve, run_check
 
     if ledger and no_ledger:
         raise UsageError("--ledger and --no-ledger contradict each other")
@@ -116,11 +115,11 @@ def check(
         no_ledger=no_ledger,
         run_id=run_id,
     )
-    report = run_check(options)
+    settings = resolve(options)
+    report = run_check(options, settings)
     # Reports named in the config are written too, flags first so they win on a clash.
-    configured = find_config(config).reports
     seen = {path.resolve() for _, path in targets}
-    for name, path in configured:
+    for name, path in settings.reports:
         if path.resolve() not in seen:
             targets.append((get_reporter(name).name, path))
     # Render everything before writing anything, so a failure leaves no partial set.
