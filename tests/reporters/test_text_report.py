@@ -90,7 +90,7 @@ def test_header_summary_and_decision(report: CheckReport) -> None:
     out = TextReporter().render(report)
     flat = " ".join(out.split())
     assert flat.startswith(
-        "compliancegate: BLOCKED (environment: staging, fail-on: low, run: run-2026-10-02-0001)"
+        "compliancegate: BLOCKED environment: staging, fail-on: low, run: run-2026-10-02-0001"
     )
     assert (
         "6 policies: 1 passed, 2 failed, 1 error, 1 waived, 1 not applicable;"

@@ -109,12 +109,12 @@ class TextReporter:
 
     def _header(self, report: CheckReport, color: bool) -> list[str]:
         decision = str(report.decision).upper()
-        lines = self._pack(
+        lines = [f"compliancegate: {decision}"]
+        lines += self._pack(
             [
-                f"compliancegate: {decision}",
-                f"(environment: {report.environment or 'none'},",
+                f"  environment: {report.environment or 'none'},",
                 f"fail-on: {report.fail_on},",
-                f"run: {report.run_id})",
+                f"run: {report.run_id}",
             ]
         )
         if color:
