@@ -16,9 +16,10 @@ number is needed, a date that is not a date) raises ``EvaluationError``: the pol
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -109,6 +110,15 @@ def values_equal(actual: Any, expected: Any) -> bool:
         return isinstance(actual, bool) and isinstance(expected, bool) and actual is expected
     if _is_number(actual) and _is_number(expected):
         return bool(actual == expected)
+    # The same strictness inside lists and mappings: [true] is not [1].
+    if isinstance(actual, list) and isinstance(expected, list):
+        return len(actual) == len(expected) and all(
+            values_equal(a, e) for a, e in zip(actual, expected, strict=True)
+        )
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        return actual.keys() == expected.keys() and all(
+            values_equal(actual[k], expected[k]) for k in actual
+        )
     return type(actual) is type(expected) and bool(actual == expected)
 
 
@@ -407,14 +417,16 @@ class Schema(Condition):
     source: str = ""
 
     def holds(self, data: Any, ctx: EvalContext) -> bool:
-        return bool(self.validator.is_valid(data))
+        with self._unresolvable_is_an_evaluation_error():
+            return bool(self.validator.is_valid(data))
 
     def failures(self, data: Any, ctx: EvalContext) -> list[Failure]:
         out: list[Failure] = []
-        errors = sorted(
-            self.validator.iter_errors(data),
-            key=lambda e: ([str(p) for p in e.absolute_path], e.message),
-        )
+        with self._unresolvable_is_an_evaluation_error():
+            errors = sorted(
+                self.validator.iter_errors(data),
+                key=lambda e: ([str(p) for p in e.absolute_path], e.message),
+            )
         for error in errors[:MAX_SCHEMA_ERRORS]:
             where = "/" + "/".join(str(p) for p in error.absolute_path)
             out.append(Failure(data, f"{where}: {error.message}", subkey=where + error.message))
@@ -422,6 +434,20 @@ class Schema(Condition):
 
     def describe(self) -> str:
         return f"schema {self.source}".strip()
+
+    @contextlib.contextmanager
+    def _unresolvable_is_an_evaluation_error(self) -> Iterator[None]:
+        # A $ref inside the schema that resolves to nothing is only found when validation
+        # reaches it; it must end the policy in error, not crash the run.
+        from referencing.exceptions import Unresolvable
+
+        try:
+            yield
+        except Unresolvable as exc:
+            raise EvaluationError(
+                f"schema {self.source}: cannot resolve $ref: {exc}",
+                hint="a schema's own $ref may only point inside it (#/$defs/...)",
+            ) from None
 
 
 # --------------------------------------------------------------------------- compiler

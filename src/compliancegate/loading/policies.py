@@ -57,9 +57,7 @@ def load_policies(paths: Iterable[Path], register: Register | None = None) -> Po
     policies: list[Policy] = []
     tests: list[PolicyTestDocument] = []
     first_seen: dict[str, str] = {}
-    for path in yaml_files(paths, what="policy"):
-        if FIXTURE_DIRS.intersection(path.parts[:-1]):
-            continue
+    for path in _policy_files(paths):
         name = display(path)
         for document in read_yaml(path):
             data = document.data
@@ -100,6 +98,21 @@ def load_policies(paths: Iterable[Path], register: Register | None = None) -> Po
                         )
             policies.append(policy)
     return PolicySet(tuple(policies), tuple(tests))
+
+
+def _policy_files(paths: Iterable[Path]) -> list[Path]:
+    """The policy files under ``paths``, skipping fixture folders *below* each named directory
+    (a checkout that itself lives under a folder called ``fixtures`` keeps its policies)."""
+    found: dict[Path, None] = {}
+    for root in paths:
+        base = root.resolve()
+        for path in yaml_files([root], what="policy"):
+            below = path.parts[:-1]
+            if path.is_relative_to(base):
+                below = below[len(base.parts) :]
+            if not FIXTURE_DIRS.intersection(below):
+                found.setdefault(path, None)
+    return list(found)
 
 
 def compile_policy(document: YamlDocument, path: Path) -> Policy:

@@ -41,6 +41,11 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
             for key_node, _ in node.value:
                 if isinstance(key_node, yaml.ScalarNode):
                     lines.setdefault(key_node.value, key_node.start_mark.line + 1)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(data, list):
+            # Entries by index, so a scalar entry (a control name) has its own line.
+            lines = self.key_lines.setdefault(id(data), {})
+            for index, item_node in enumerate(node.value):
+                lines.setdefault(index, item_node.start_mark.line + 1)
         return data
 
 
@@ -80,6 +85,7 @@ class YamlDocument:
                 line = self.key_lines.get(id(node), {}).get(part, line)
                 node = node[part]
             elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                line = self.key_lines.get(id(node), {}).get(part, line)
                 node = node[part]
                 line = self.line_of.get(id(node), line)
             else:
@@ -87,13 +93,19 @@ class YamlDocument:
         return line
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _check_size(root: yaml.Node, source: str) -> None:
-    """Reject alias bombs and deep nesting before anything is constructed.
+    """Reject alias bombs, deep nesting and duplicate keys before anything is constructed.
 
     Sizes are memoized per node, so a billion-laughs document is measured in a few steps
     instead of being expanded.
     """
     sizes: dict[int, int] = {}
+    # Height below each node, memoized like sizes: a node reached through an alias is not
+    # walked again, so its depth must come from its height, not from the path walked.
+    heights: dict[int, int] = {}
     # Iterative post-order walk: PyYAML's own recursion must not be what stops a deep document.
     stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
     while stack:
@@ -109,12 +121,26 @@ def _check_size(root: yaml.Node, source: str) -> None:
             )
         children: list[yaml.Node] = []
         if isinstance(node, yaml.MappingNode):
+            keys: set[tuple[str, str]] = set()
             for key, value in node.value:
                 children.extend((key, value))
+                if expanded or not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+                    continue
+                # YAML 1.2 requires unique keys; PyYAML would silently keep the last value,
+                # so a reviewer and the gate could read different rules or expiry dates.
+                if (key.tag, key.value) in keys:
+                    raise CompliancegateError(
+                        f"duplicate key {key.value!r} in a mapping",
+                        file=source,
+                        line=key.start_mark.line + 1,
+                        hint="each key may appear once in a mapping; remove or merge the other",
+                    )
+                keys.add((key.tag, key.value))
         elif isinstance(node, yaml.SequenceNode):
             children = list(node.value)
         if not children:
             sizes[id(node)] = 1
+            heights[id(node)] = 1
             continue
         if not expanded:
             stack.append((node, depth, True))
@@ -128,14 +154,23 @@ def _check_size(root: yaml.Node, source: str) -> None:
                 line=node.start_mark.line + 1,
                 hint="remove the repeated aliases (&anchor/*alias) that multiply the document",
             )
+        height = 1 + max(heights.get(id(child), 1) for child in children)
+        if height > MAX_DEPTH:
+            raise CompliancegateError(
+                f"YAML nesting deeper than {MAX_DEPTH} levels (through aliases)",
+                file=source,
+                line=node.start_mark.line + 1,
+                hint="flatten the document; such depth is not needed by any format we read",
+            )
         sizes[id(node)] = total
+        heights[id(node)] = height
 
 
 def load_documents(text: str, source: str) -> list[YamlDocument]:
     """Parse every document of a YAML stream safely.
 
     Raises ``CompliancegateError`` naming ``source`` and the line for malformed YAML, alias
-    bombs, nesting deeper than ``MAX_DEPTH``, and non-JSON-shaped keys.
+    bombs, nesting deeper than ``MAX_DEPTH``, duplicate keys, and non-JSON-shaped keys.
     """
     loader = _Loader(text)
     documents: list[YamlDocument] = []
