@@ -357,7 +357,7 @@ def test_default_message_names_the_title_and_the_detail(
     )
     artifact(write, "x.json", {"signed": False})
     (violation,) = run(policy, store, ctx)[0].violations
-    assert violation.message == "Test policy: signed equals True"
+    assert violation.message == "Test policy: signed equals true"
     assert violation.remediation is None
 
 
@@ -449,3 +449,13 @@ def test_schema_errors_of_one_document_have_distinct_fingerprints(
     assert len(result.violations) == 3
     assert len({v.fingerprint for v in result.violations}) == 3
     assert any("'a' is a required property" in v.message for v in result.violations)
+
+
+def test_missing_evidence_remediation_says_what_to_supply(
+    make_policy: MakePolicy, store: Store, ctx: EvalContext
+) -> None:
+    policy = make_policy(ITEMS_RULE)
+    (violation,) = run(policy, store, ctx)[0].violations
+    assert violation.remediation is not None
+    assert "<missing>" not in violation.remediation
+    assert violation.remediation.startswith("Supply the evidence this policy reads")

@@ -264,3 +264,18 @@ def test_binary_register_is_rejected(tmp_path: Path) -> None:
     path.write_bytes(b"apiVersion: \x00\x01")
     with pytest.raises(LoadError, match="binary"):
         load_register([path])
+
+
+def test_an_unquoted_numeric_version_is_rejected(tmp_path: Path) -> None:
+    import pytest
+
+    from compliancegate.errors import LoadError
+    from compliancegate.loading.register import load_register
+
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "apiVersion: compliancegate/v1\nkind: Register\nmetadata: {name: r}\nstandards:\n"
+        "  - id: s\n    title: S\n    version: 5.10\n    controls: []\n"
+    )
+    with pytest.raises(LoadError, match=r"r\.yaml:7: .*version"):
+        load_register([path])

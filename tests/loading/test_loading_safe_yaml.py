@@ -269,3 +269,32 @@ def test_duplicate_keys_are_rejected(text: str, line: int, key: str) -> None:
 def test_merge_keys_and_same_text_with_other_types_are_not_duplicates() -> None:
     data = load_one("base: &b {x: 1}\nd:\n  <<: *b\n  x: 2\n'1': str\n1: int\n")
     assert data == {"base": {"x": 1}, "d": {"x": 2}, "1": "str", 1: "int"}
+
+
+def test_numbers_follow_yaml_1_2_core_schema() -> None:
+    from compliancegate.loading.safe_yaml import load_documents
+
+    text = "a: 012\nb: 1:20\nc: 0o12\nd: 0x1F\ne: 1_000\nf: 1.5\ng: 22:00\nh: -3\ni: 1e3\n"
+    data = load_documents(text, "n.yaml")[0].data
+    # YAML 1.1 would give 10 (octal), 80 (base 60), "0o12", 31, 1000, 1.5, 1320, -3, "1e3".
+    assert data == {
+        "a": 12,
+        "b": "1:20",
+        "c": 10,
+        "d": 31,
+        "e": "1_000",
+        "f": 1.5,
+        "g": "22:00",
+        "h": -3,
+        "i": 1000.0,
+    }
+
+
+def test_an_explicit_int_tag_on_a_non_number_is_a_clear_error() -> None:
+    import pytest
+
+    from compliancegate.errors import CompliancegateError
+    from compliancegate.loading.safe_yaml import load_documents
+
+    with pytest.raises(CompliancegateError, match=r"n\.yaml:2: .*not an integer"):
+        load_documents("a: 1\nb: !!int 0b10x\n", "n.yaml")

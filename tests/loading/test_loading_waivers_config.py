@@ -277,3 +277,15 @@ def test_find_config(write: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert find_config(other).fail_on is None
     with pytest.raises(LoadError):
         find_config(tmp_path / "missing.yaml")
+
+
+def test_generated_waiver_ids_do_not_collide_across_documents(tmp_path: Path) -> None:
+    from compliancegate.loading.waivers import load_waivers
+
+    doc = (
+        "apiVersion: compliancegate/v1\nkind: Waivers\nwaivers:\n"
+        "  - {policy: p, reason: r, approved_by: a, expires: 2030-01-01}\n"
+    )
+    path = tmp_path / "waivers.yaml"
+    path.write_text(doc + "---\n" + doc)
+    assert [w.id for w in load_waivers(path)] == ["p#1", "p#2"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -137,7 +138,11 @@ def _number(value: Any, path: str) -> float:
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    """A value as policy authors write it (JSON spelling: true, null, "text"), shortened."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    except ValueError:  # circular structures cannot come from parsers, but never crash here
+        text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

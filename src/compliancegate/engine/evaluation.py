@@ -98,6 +98,9 @@ def _render(policy: Policy, artifact: Artifact | None, failure: Failure) -> tupl
         message = f"{policy.title}: {failure.detail}"
     else:
         message = failure.detail
+    if artifact is None:
+        # Missing evidence: the item template has nothing to fill in, so say what to supply.
+        return message, f"Supply the evidence this policy reads ({policy.input.describe()})"
     remediation = policy.remediation.render(values) if policy.remediation is not None else None
     return message, remediation
 

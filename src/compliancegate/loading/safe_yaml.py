@@ -49,15 +49,19 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
         return data
 
 
-# YAML 1.1 reads `on:`, `yes` and `no` as booleans, which turns a GitHub workflow's `on:` key
-# into `True`; YAML 1.2's core schema (what users expect today) keeps them strings.
-# Timestamps stay strings so documents stay JSON-shaped; loaders parse the dates they need.
+# Plain scalars are typed by YAML 1.2's core schema, which is what users expect today:
+# YAML 1.1 reads `on:`, `yes` and `no` as booleans (a GitHub workflow's `on:` key becomes
+# True), `012` as octal 10 and `1:20` as the base-60 number 80, silently changing ports, modes
+# and times. Timestamps stay strings so documents stay JSON-shaped; loaders parse the dates
+# they need.
+_REPLACED = (
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:timestamp",
+)
 _Loader.yaml_implicit_resolvers = {
-    first: [
-        (tag, regexp)
-        for tag, regexp in resolvers
-        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
-    ]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _REPLACED]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
@@ -65,6 +69,37 @@ _Loader.add_implicit_resolver(
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+    list("-+0123456789"),
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+.0123456789"),
+)
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """YAML 1.2 integers: decimal (leading zeros allowed), 0o octal, 0x hexadecimal."""
+    text = str(loader.construct_scalar(node))
+    try:
+        if text.startswith("0o"):
+            return int(text[2:], 8)
+        if text.startswith("0x"):
+            return int(text[2:], 16)
+        return int(text, 10)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is not an integer", node.start_mark
+        ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 @dataclass

@@ -17,13 +17,15 @@ def load_waivers(path: Path) -> tuple[Waiver, ...]:
     waivers: list[Waiver] = []
     ids: set[str] = set()
     ctx = CompileContext(path.parent)
+    position = 0  # across documents, so generated ids never collide
     for document in read_yaml(path):
         if document.data is None:
             continue
         validate("waivers", document, name)
         for i, raw in enumerate(document.data["waivers"]):
+            position += 1
             where: list[str | int] = ["waivers", i]
-            waiver_id = raw.get("id") or f"{raw['policy']}#{i + 1}"
+            waiver_id = raw.get("id") or f"{raw['policy']}#{position}"
             if waiver_id in ids:
                 raise LoadError(
                     f"duplicate waiver id {waiver_id!r}",
