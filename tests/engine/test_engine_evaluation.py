@@ -459,3 +459,20 @@ def test_missing_evidence_remediation_says_what_to_supply(
     assert violation.remediation is not None
     assert "<missing>" not in violation.remediation
     assert violation.remediation.startswith("Supply the evidence this policy reads")
+
+
+def test_a_whole_document_failure_keeps_its_fingerprint_when_the_document_changes(
+    make_policy: MakePolicy, write: Write, store: Store, ctx: EvalContext
+) -> None:
+    # A coverage threshold missed in two runs is one open break, not a new one per run.
+    policy = make_policy(
+        """\
+        input: json
+        rule: {path: line_rate, op: gte, value: 0.8}
+        """
+    )
+    artifact(write, "coverage.json", {"line_rate": 0.61, "lines": 1200})
+    (first,) = run(policy, store, ctx)[0].violations
+    artifact(write, "coverage.json", {"line_rate": 0.64, "lines": 1250})
+    (second,) = run(policy, store, ctx)[0].violations
+    assert first.fingerprint == second.fingerprint

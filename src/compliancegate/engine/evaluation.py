@@ -45,17 +45,23 @@ def _canonical(value: Any) -> str:
 def item_key(policy: Policy, artifact: Artifact, failure: Failure) -> str:
     """What identifies the failing item across runs.
 
-    Raw documents are identified by their file and position (their content is what changes
-    when a break is fixed); normalized kinds by their content alone, so a scanner report that
-    is renamed between runs keeps its findings' identity. A policy's ``key`` narrows the
-    content to the fields that name the item (a container's name, a CVE and package).
+    Raw documents are identified by their file and position; normalized kinds are not, so a
+    scanner report that is renamed between runs keeps its findings' identity. Within that,
+    an item is identified by its content, or by the policy's ``key`` (the fields that name
+    it: a container's name, a CVE and package) so that it keeps its identity when unrelated
+    fields change. A failure of the whole document (a coverage threshold, a missing block)
+    is identified by the document alone: its content changes from run to run, and the
+    ledger must see one break that stays open until it is fixed, not a new one each run.
     """
-    content = failure.item
-    if policy.key is not None and failure.item is not artifact.document:
-        try:
-            content = policy.key.search(failure.item)
-        except CompliancegateError:
-            content = failure.item
+    if failure.item is artifact.document:
+        content: Any = None
+    else:
+        content = failure.item
+        if policy.key is not None:
+            try:
+                content = policy.key.search(failure.item)
+            except CompliancegateError:
+                content = failure.item
     parts = [_canonical(content), failure.subkey]
     if artifact.kind == RAW_KIND:
         parts.insert(0, f"{artifact.path}#{artifact.index}")
