@@ -70,6 +70,9 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
                 i += 1
             else:
                 body = pattern[i + 1 : end].replace("\\", "\\\\")
+                # Literal in a glob class, but nested sets and set operations ([, &&, ~~,
+                # ||, --) to re, which warns now and may change their meaning later.
+                body = re.sub(r"[\[&~|]|(?<=-)-", lambda m: "\\" + m.group(), body)
                 if body.startswith("!"):
                     body = "^" + body[1:]
                 out.append(f"[{body}]")
@@ -103,11 +106,25 @@ class Selection:
     files: tuple[str, ...]
 
 
-def _display(path: Path) -> str:
+def _resolved(path: Path) -> Path:
+    """``path.resolve()``; the absolute path when symbolic links loop (Python < 3.13 raises
+    ``RuntimeError`` there), so a link loop is reported when read, not as a crash."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return Path(os.path.abspath(path))
+
+
+def _display(path: Path) -> str:
+    # The path as found (symbolic links not followed), so messages name the file the user
+    # has; a dangling link must not be reported under its target's name.
+    cwd = Path.cwd()
+    for candidate, base in ((Path(os.path.abspath(path)), cwd), (_resolved(path), _resolved(cwd))):
+        try:
+            return candidate.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return path.as_posix()
 
 
 def discover(roots: Sequence[Path], excludes: Iterable[str] = DEFAULT_EXCLUDES) -> list[FileEntry]:
@@ -126,7 +143,7 @@ def discover(roots: Sequence[Path], excludes: Iterable[str] = DEFAULT_EXCLUDES) 
                 hint="pass the folder holding the release's evidence",
             )
         if not root.is_dir():
-            entries.setdefault(root.resolve(), FileEntry(root, root.name, _display(root)))
+            entries.setdefault(_resolved(root), FileEntry(root, root.name, _display(root)))
             continue
         for folder, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if d not in skip)
@@ -134,7 +151,7 @@ def discover(roots: Sequence[Path], excludes: Iterable[str] = DEFAULT_EXCLUDES) 
             for filename in filenames:
                 path = base / filename
                 relative = path.relative_to(root).as_posix()
-                entries.setdefault(path.resolve(), FileEntry(path, relative, _display(path)))
+                entries.setdefault(_resolved(path), FileEntry(path, relative, _display(path)))
     return sorted(entries.values(), key=lambda e: e.display)
 
 

@@ -114,6 +114,8 @@ class Source:
             return _iso_dates(tomllib.loads(self.text))
         except tomllib.TOMLDecodeError as exc:
             raise self.error(f"invalid TOML: {exc}") from None
+        except RecursionError:
+            raise self.error("TOML nesting too deep") from None
 
     @cached_property
     def xml(self) -> Any:

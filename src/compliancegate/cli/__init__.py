@@ -43,6 +43,20 @@ class LazyGroup(click.Group):
         command: click.Command = getattr(module, entry[1])
         return command
 
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Standalone click ignores a command's return value, so ``cli()`` (or click's
+        ``CliRunner``) would exit 0 on a blocked release: route it through ``run``."""
+        if standalone_mode:
+            sys.exit(run(list(sys.argv[1:] if args is None else args)))
+        return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Help lists the commands without importing them.
         rows = [(name, _COMMANDS[name][2]) for name in sorted(_COMMANDS)]
@@ -84,7 +98,12 @@ def run(args: list[str]) -> int:
         return 2
     except Exception as exc:
         if debug:
-            raise
+            # The traceback, but still exit 2: an uncaught exception would exit 1, which
+            # means "release blocked" to the pipeline.
+            import traceback
+
+            click.echo(traceback.format_exc(), err=True, nl=False)
+            return 2
         click.echo(
             f"internal error: {type(exc).__name__}: {exc}\n"
             "  this is a bug in compliancegate; rerun with --debug for the traceback and report it",

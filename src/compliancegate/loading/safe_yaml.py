@@ -201,12 +201,45 @@ def _check_size(root: yaml.Node, source: str) -> None:
         heights[id(node)] = height
 
 
+def _check_depth(text: str, source: str) -> None:
+    """Reject nesting deeper than ``MAX_DEPTH`` from the event stream, before composing.
+
+    libyaml's composer recurses in C: a document nested some tens of thousands deep (a line
+    of ``[`` or of ``- ``) overflows the C stack and kills the interpreter before
+    ``_check_size`` could see the tree. Events are produced without recursion, and stopping
+    at ``MAX_DEPTH`` also bounds the scanner's cost per token on deep flow collections.
+    Syntax errors are left to the real parse, which reports them with their line.
+    """
+    scanner = _BaseLoader(text)
+    depth = 0
+    try:
+        while scanner.check_event():
+            event = scanner.get_event()  # type: ignore[no-untyped-call]
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise CompliancegateError(
+                        f"YAML nesting deeper than {MAX_DEPTH} levels",
+                        file=source,
+                        line=mark.line + 1 if mark is not None else None,
+                        hint="flatten the document; such depth is not needed by any format we read",
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return
+    finally:
+        scanner.dispose()
+
+
 def load_documents(text: str, source: str) -> list[YamlDocument]:
     """Parse every document of a YAML stream safely.
 
     Raises ``CompliancegateError`` naming ``source`` and the line for malformed YAML, alias
     bombs, nesting deeper than ``MAX_DEPTH``, duplicate keys, and non-JSON-shaped keys.
     """
+    _check_depth(text, source)
     loader = _Loader(text)
     documents: list[YamlDocument] = []
     try:
