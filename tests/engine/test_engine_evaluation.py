@@ -476,3 +476,18 @@ def test_a_whole_document_failure_keeps_its_fingerprint_when_the_document_change
     artifact(write, "coverage.json", {"line_rate": 0.64, "lines": 1250})
     (second,) = run(policy, store, ctx)[0].violations
     assert first.fingerprint == second.fingerprint
+
+
+def test_missing_evidence_names_a_matched_file_that_held_no_document(
+    make_policy: MakePolicy, write: Write, store: Store, ctx: EvalContext
+) -> None:
+    policy = make_policy(
+        """\
+        input: {glob: "*.yaml", format: yaml}
+        rule: {path: ok, op: equals, value: true}
+        """
+    )
+    write("artifacts/empty.yaml", "# nothing here\n")
+    (violation,) = run(policy, store, ctx)[0].violations
+    assert "empty.yaml matched glob" in violation.message
+    assert "held no document" in violation.message

@@ -298,3 +298,14 @@ def test_an_explicit_int_tag_on_a_non_number_is_a_clear_error() -> None:
 
     with pytest.raises(CompliancegateError, match=r"n\.yaml:2: .*not an integer"):
         load_documents("a: 1\nb: !!int 0b10x\n", "n.yaml")
+
+
+@pytest.mark.parametrize(
+    "text", ["a: !!set {x, y}", "a: !!binary aGk=", "a: !!timestamp 2026-01-01", "a: !!omap [x: 1]"]
+)
+def test_tags_that_are_not_json_shaped_are_refused(text: str) -> None:
+    from compliancegate.errors import CompliancegateError
+    from compliancegate.loading.safe_yaml import load_documents
+
+    with pytest.raises(CompliancegateError, match="not allowed"):
+        load_documents(text, "t.yaml")

@@ -116,5 +116,5 @@ def run(args: list[str]) -> int:
 
 
 def main() -> None:
-    """Console entry that exits (for ``python -m compliancegate.cli``)."""
+    """Run the command line on ``sys.argv`` and exit with its code."""
     sys.exit(run(sys.argv[1:]))

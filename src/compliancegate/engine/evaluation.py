@@ -157,9 +157,14 @@ def evaluate_policy(
         if not policy.required:
             return PolicyResult(policy, Status.NOT_APPLICABLE, artifacts=files), {}
         where = f" under {', '.join(roots)}" if roots else ""
-        failure = Failure(
-            None, f"missing evidence: no artifact matched {policy.input.describe()}{where}"
-        )
+        if files:
+            detail = (
+                f"missing evidence: {', '.join(files[:5])}{' ...' if len(files) > 5 else ''} "
+                f"matched {policy.input.describe()} but held no document"
+            )
+        else:
+            detail = f"missing evidence: no artifact matched {policy.input.describe()}{where}"
+        failure = Failure(None, detail)
         violation = _violation(
             policy, None, failure, "missing-evidence", policy.input.kind or RAW_KIND, Location(None)
         )

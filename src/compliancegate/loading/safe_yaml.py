@@ -102,6 +102,21 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
+def _refuse(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """Tags whose values are not JSON-shaped (sets, bytes, ordered pairs, dates) are refused:
+    every document must look the same to a policy whatever syntax it came in."""
+    raise yaml.constructor.ConstructorError(
+        None,
+        None,
+        f"the tag {node.tag} is not allowed (documents must be JSON-shaped)",
+        node.start_mark,
+    )
+
+
+for _tag in ("set", "binary", "omap", "pairs", "timestamp"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse)
+
+
 @dataclass
 class YamlDocument:
     """One document of a YAML stream, with the lines its parts came from."""
