@@ -49,9 +49,9 @@ def get_format(name: str) -> ArtifactFormat | None:
 
 def known_inputs() -> tuple[set[str], set[str]]:
     """(normalized kinds, format names) that a policy's ``input`` may name."""
-    all_formats = formats()
-    kinds = {f.kind for f in all_formats.values() if f.kind != RAW_KIND}
-    return kinds, set(all_formats)
+    from compliancegate.artifacts.kinds import KINDS
+
+    return set(KINDS), set(formats())
 
 
 def syntax_of(source: Source) -> str | None:

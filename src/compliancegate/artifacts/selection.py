@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from compliancegate.artifacts.interface import ArtifactFormat
+from compliancegate.artifacts.interface import RAW_KIND, ArtifactFormat
+from compliancegate.artifacts.kinds import combine
 from compliancegate.artifacts.registry import SYNTAXES, detect, get_format
 from compliancegate.artifacts.source import DEFAULT_MAX_BYTES, Source
 from compliancegate.errors import ArtifactError, CompliancegateError
@@ -263,4 +264,18 @@ class ArtifactStore:
                 artifacts.extend(self.artifacts(entry, fmt))
             except ArtifactError as exc:
                 errors.append(exc)
-        return Selection(tuple(artifacts), tuple(errors), tuple(e.display for e, _ in chosen))
+        return Selection(
+            tuple(_combined(artifacts)), tuple(errors), tuple(e.display for e, _ in chosen)
+        )
+
+
+def _combined(artifacts: list[Artifact]) -> list[Artifact]:
+    """Documents of a kind that combines (two scanners' reports) become one; raw documents
+    and kinds evaluated per file stay as they are, in order."""
+    by_kind: dict[str, list[Artifact]] = {}
+    for artifact in artifacts:
+        by_kind.setdefault(artifact.kind, []).append(artifact)
+    out: list[Artifact] = []
+    for kind, group in by_kind.items():
+        out.extend(group if kind == RAW_KIND else combine(kind, group))
+    return out

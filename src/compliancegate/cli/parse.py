@@ -13,7 +13,8 @@ from compliancegate.errors import UsageError
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", help="Parse as this format instead of detecting it.")
-def parse(file: Path, fmt: str | None) -> int:
+@click.option("--kind", help="Require the normalized kind (e.g. vulnerabilities, sbom).")
+def parse(file: Path, fmt: str | None, kind: str | None) -> int:
     """Print FILE as the JSON document policies evaluate (a JSON list when the file holds
     several documents, such as a multi-document YAML stream)."""
     from compliancegate.artifacts.registry import formats, get_format
@@ -36,6 +37,15 @@ def parse(file: Path, fmt: str | None) -> int:
                 f"{entry.display}: cannot tell the format from the name or content",
                 hint="name it with --format (" + ", ".join(sorted(formats())) + ")",
             )
+    if kind is not None and kind not in (chosen.kind, chosen.name):
+        from compliancegate.artifacts.kinds import KINDS
+
+        if kind not in KINDS and get_format(kind) is None:
+            raise UsageError(f"unknown kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+        raise UsageError(
+            f"{entry.display} is {chosen.name} (kind {chosen.kind}), not {kind}",
+            hint="name the format with --format if detection is wrong",
+        )
     artifacts = store.artifacts(entry, chosen)
     documents = [a.document for a in artifacts]
     shown = documents[0] if len(documents) == 1 else documents

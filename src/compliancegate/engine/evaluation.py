@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from compliancegate.artifacts.interface import RAW_KIND
+from compliancegate.artifacts.kinds import KINDS
 from compliancegate.engine.conditions import EvalContext, Failure
 from compliancegate.errors import CompliancegateError
 from compliancegate.model import (
@@ -62,6 +63,8 @@ def item_key(policy: Policy, artifact: Artifact, failure: Failure) -> str:
                 content = policy.key.search(failure.item)
             except CompliancegateError:
                 content = failure.item
+        elif artifact.kind in KINDS:
+            content = KINDS[artifact.kind].item_key(failure.item) or failure.item
     parts = [_canonical(content), failure.subkey]
     if artifact.kind == RAW_KIND:
         parts.insert(0, f"{artifact.path}#{artifact.index}")
@@ -73,11 +76,15 @@ def _location(artifact: Artifact, item: Any) -> Location:
     if artifact.line_of is not None and isinstance(item, dict | list):
         line = artifact.line_of.get(id(item), line)
     if isinstance(item, dict) and artifact.kind != RAW_KIND:
-        # Normalized kinds carry the location their producer gave (SARIF, JUnit).
+        # Normalized items carry the location their producer gave (SARIF, JUnit), else the
+        # file they were read from (a combined document spans several files).
         file = item.get("file")
         item_line = item.get("line")
         if isinstance(file, str) and file:
             return Location(file, item_line if isinstance(item_line, int) else None)
+        source = item.get("source")
+        if isinstance(source, str) and source:
+            return Location(source, None)
     return Location(artifact.path, line)
 
 
