@@ -57,7 +57,7 @@ def test_per_file_kinds_are_not_combined() -> None:
 
 def test_item_identity_uses_the_kinds_key_fields() -> None:
     item = {"id": "CVE-1", "package": "p", "version": "1", "target": "t", "title": "changes"}
-    assert KINDS["vulnerabilities"].item_key(item) == ["CVE-1", "p", "1", "t"]
+    assert KINDS["vulnerabilities"].item_key(item) == ["CVE-1", "p", "1"]
     assert KINDS["coverage"].item_key({"line_rate": 1}) is None
 
 

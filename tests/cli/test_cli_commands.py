@@ -416,3 +416,21 @@ def test_starter_policies_validate_against_starter_register(cg_subprocess: Any) 
     tests = cg_subprocess(["policy", "test", "policies"], REPO)
     assert tests.code == 0, tests.output
     assert " 0 failed" in tests.stdout
+
+
+def test_a_policy_test_case_can_expect_an_evaluation_error(tmp_path: Path) -> None:
+    from compliancegate.cli import run
+
+    (tmp_path / "p.yaml").write_text(
+        "apiVersion: compliancegate/v1\nkind: Policy\nid: fresh\ntitle: Fresh\n"
+        "controls: []\nseverity: high\ninput: yaml\n"
+        "rule: {path: completed, op: newer_than, value: 30d}\n"
+        "---\napiVersion: compliancegate/v1\nkind: PolicyTest\npolicy: fresh\ncases:\n"
+        "  - {name: not a date, input: {completed: soon}, expect: error}\n"
+        "  - {name: wrongly expected, input: {completed: soon}, expect: fail}\n"
+    )
+    assert run(["policy", "test", str(tmp_path)]) == 1
+    (tmp_path / "p.yaml").write_text(
+        (tmp_path / "p.yaml").read_text().replace("expect: fail", "expect: error")
+    )
+    assert run(["policy", "test", str(tmp_path)]) == 0

@@ -92,7 +92,9 @@ KINDS: dict[str, Kind] = {
             "known vulnerabilities from Trivy, Grype, CycloneDX VEX and SARIF scanners",
             list_field="vulnerabilities",
             merge=_concat("vulnerabilities"),
-            key_fields=("id", "package", "version", "target"),
+            # Not `target`: every scanner names what it scanned differently, and the same
+            # advisory in the same package version is one thing to fix.
+            key_fields=("id", "package", "version"),
         ),
         Kind(
             "findings",

@@ -10,10 +10,28 @@ from functools import cache
 
 from compliancegate.artifacts.interface import RAW_KIND, ArtifactFormat
 from compliancegate.artifacts.source import Source
+from compliancegate.errors import ArtifactError
 
 _MODULES = (
     # Normalized formats come first: detection asks each whether it claims a file, in order,
     # before falling back to the raw format of the file's syntax.
+    # A file may be claimed by several (a CycloneDX BOM with components and vulnerabilities,
+    # a SARIF log with security-severity): the first is its detected format, and a policy
+    # asking for a kind reads it with the first claiming format of that kind (formats_for).
+    "cyclonedx",
+    "cyclonedx_vex",
+    "spdx",
+    "trivy",
+    "trivy_misconfig",
+    "grype",
+    "sarif",
+    "sarif_vulnerabilities",
+    "junit",
+    "cobertura",
+    "lcov",
+    "provenance",
+    "evidence",
+    "git",  # never claims a file: input: git is served by ArtifactStore.select
     "raw_json",
     "raw_yaml",
     "raw_toml",
@@ -24,10 +42,15 @@ SYNTAXES = ("json", "yaml", "toml", "xml")
 _SUFFIX_SYNTAX = {
     ".json": "json",
     ".sarif": "json",
+    ".jsonl": "json",  # JSON Lines: in-toto attestations, one envelope per line
     ".yaml": "yaml",
     ".yml": "yaml",
     ".toml": "toml",
     ".xml": "xml",
+    # Text syntaxes have no raw format: a file is an artifact only if a format claims it
+    # by content (lcov tracefiles start with TN: or SF:).
+    ".info": "text",
+    ".lcov": "text",
 }
 
 
@@ -68,17 +91,37 @@ def syntax_of(source: Source) -> str | None:
     return None
 
 
-def detect(source: Source) -> ArtifactFormat | None:
-    """The most specific format claiming ``source``, or None when it is not an artifact."""
+def formats_for(source: Source) -> list[ArtifactFormat]:
+    """Every normalized format claiming ``source``, in detection order, else the raw format
+    of its syntax; empty when it is not an artifact.
+
+    One file can hold two normalized documents (a CycloneDX BOM's components and its
+    vulnerabilities), so more than one format may claim it; ``detect`` takes the first.
+    A sniff that cannot read the file does not claim it.
+    """
     syntax = syntax_of(source)
     if syntax is None:
-        return None
+        return []
+    claiming: list[ArtifactFormat] = []
     fallback: ArtifactFormat | None = None
     for fmt in formats().values():
         if fmt.syntax != syntax:
             continue
         if fmt.kind == RAW_KIND:
             fallback = fallback or fmt
-        elif fmt.sniff(source):
-            return fmt
-    return fallback
+            continue
+        try:
+            claims = fmt.sniff(source)
+        except ArtifactError:
+            claims = False
+        if claims:
+            claiming.append(fmt)
+    if claiming:
+        return claiming
+    return [fallback] if fallback is not None else []
+
+
+def detect(source: Source) -> ArtifactFormat | None:
+    """The most specific format claiming ``source``, or None when it is not an artifact."""
+    claiming = formats_for(source)
+    return claiming[0] if claiming else None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from compliancegate.artifacts.interface import RAW_KIND, ArtifactFormat
 from compliancegate.artifacts.kinds import combine
-from compliancegate.artifacts.registry import SYNTAXES, detect, get_format
+from compliancegate.artifacts.registry import SYNTAXES, formats_for, get_format
 from compliancegate.artifacts.source import DEFAULT_MAX_BYTES, Source
 from compliancegate.errors import ArtifactError, CompliancegateError
 from compliancegate.model import Artifact, InputSpec
@@ -105,6 +105,8 @@ class Selection:
     artifacts: tuple[Artifact, ...]
     errors: tuple[ArtifactError, ...]
     files: tuple[str, ...]
+    missing: str | None = None
+    """Why nothing was selected, when there is more to say than "no file matched"."""
 
 
 def _resolved(path: Path) -> Path:
@@ -165,12 +167,16 @@ class ArtifactStore:
     """(glob, format) pairs from the config's ``artifacts`` list: the format of such files."""
     excludes: Iterable[str] = DEFAULT_EXCLUDES
     max_bytes: int = DEFAULT_MAX_BYTES
+    git_base: str | None = None
+    """The ref that ``changed_files`` of ``input: git`` is computed against (``--git-base``);
+    None: the previous tag."""
     parses: int = 0
     """How many (file, format) parses ran: lets tests prove each file is parsed once."""
     _files: list[FileEntry] | None = None
     _sources: dict[Path, Source] = field(default_factory=dict)
-    _detected: dict[Path, ArtifactFormat | None] = field(default_factory=dict)
+    _claimed: dict[Path, tuple[ArtifactFormat, ...]] = field(default_factory=dict)
     _parsed: dict[tuple[Path, str], list[Artifact] | ArtifactError] = field(default_factory=dict)
+    _git: Selection | None = None
 
     @property
     def files(self) -> list[FileEntry]:
@@ -187,23 +193,39 @@ class ArtifactStore:
             self._sources[entry.path] = source
         return source
 
-    def format_of(self, entry: FileEntry) -> ArtifactFormat | None:
-        """The forced or detected format of a file; None when it is not an artifact."""
-        if entry.path not in self._detected:
-            fmt: ArtifactFormat | None = None
+    def formats_of(self, entry: FileEntry) -> tuple[ArtifactFormat, ...]:
+        """The forced format of a file, else every format claiming it (detection order);
+        empty when it is not an artifact. Several formats claim a file that holds several
+        normalized documents (a CycloneDX BOM's components and its vulnerabilities)."""
+        if entry.path not in self._claimed:
+            claimed: tuple[ArtifactFormat, ...] = ()
             for pattern, name in self.forced:
                 if compile_glob(pattern).match(entry.relative):
                     fmt = get_format(name)
+                    claimed = (fmt,) if fmt is not None else ()
                     break
             else:
                 try:
-                    fmt = detect(self.source(entry))
+                    claimed = tuple(formats_for(self.source(entry)))
                 except ArtifactError:
                     # Unreadable: it cannot be typed by content, so only a suffix could claim
                     # it; the read error surfaces when a policy selects it by glob.
-                    fmt = None
-            self._detected[entry.path] = fmt
-        return self._detected[entry.path]
+                    claimed = ()
+            self._claimed[entry.path] = claimed
+        return self._claimed[entry.path]
+
+    def format_of(self, entry: FileEntry) -> ArtifactFormat | None:
+        """The forced or detected format of a file; None when it is not an artifact."""
+        claimed = self.formats_of(entry)
+        return claimed[0] if claimed else None
+
+    def format_for(self, entry: FileEntry, wanted: str | None) -> ArtifactFormat | None:
+        """The first format claiming the file whose name or kind is ``wanted`` (the
+        ``cyclonedx-vex`` reading of a BOM for ``vulnerabilities``); the detected format
+        when ``wanted`` is None; None when no claiming format gives ``wanted``."""
+        if wanted is None:
+            return self.format_of(entry)
+        return next((f for f in self.formats_of(entry) if wanted in (f.name, f.kind)), None)
 
     def artifacts(self, entry: FileEntry, fmt: ArtifactFormat) -> list[Artifact]:
         """Parse ``entry`` as ``fmt`` (once); raises the cached ``ArtifactError`` on failure."""
@@ -224,6 +246,8 @@ class ArtifactStore:
 
     def select(self, spec: InputSpec) -> Selection:
         """The artifacts a policy's ``input`` names, and errors for files it could not read."""
+        if spec.kind == "git" and spec.glob is None:
+            return self._git_selection()
         chosen: list[tuple[FileEntry, ArtifactFormat | None]] = []
         if spec.glob is not None:
             pattern = compile_glob(spec.glob)
@@ -235,13 +259,15 @@ class ArtifactStore:
             wanted = spec.kind or ""
             raw = get_format(wanted) if wanted in SYNTAXES else None
             for entry in self.files:
-                fmt = self.format_of(entry)
-                if fmt is None:
-                    continue
                 if raw is not None:
-                    if fmt.syntax == raw.syntax:
+                    fmt = self.format_of(entry)
+                    if fmt is not None and fmt.syntax == raw.syntax:
                         chosen.append((entry, raw))
-                elif wanted in (fmt.name, fmt.kind):
+                    continue
+                # A kind or a format: any format claiming the file may give it, not only
+                # the detected one (the vulnerabilities of a CycloneDX SBOM).
+                fmt = self.format_for(entry, wanted)
+                if fmt is not None:
                     chosen.append((entry, fmt))
         artifacts: list[Artifact] = []
         errors: list[ArtifactError] = []
@@ -267,6 +293,28 @@ class ArtifactStore:
         return Selection(
             tuple(_combined(artifacts)), tuple(errors), tuple(e.display for e, _ in chosen)
         )
+
+    def _git_selection(self) -> Selection:
+        """``input: git``: the repository holding the first check path, read once per run.
+
+        No repository at all is missing evidence, like any absent artifact: a required git
+        policy fails, an optional one is not applicable (a release folder exported from its
+        repository can still be gated on everything else). A repository that cannot be read
+        is an error: the policies on it end in ``error`` and block.
+        """
+        if self._git is None:
+            from compliancegate.artifacts.git import NotARepository, read_repository
+
+            start = self.roots[0] if self.roots else Path(".")
+            try:
+                artifact = read_repository(start, self.git_base)
+            except NotARepository as exc:
+                self._git = Selection((), (), (), missing=str(exc))
+            except ArtifactError as exc:
+                self._git = Selection((), (exc,), ())
+            else:
+                self._git = Selection((artifact,), (), (artifact.path,))
+        return self._git
 
 
 def _combined(artifacts: list[Artifact]) -> list[Artifact]:

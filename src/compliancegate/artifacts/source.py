@@ -94,6 +94,8 @@ class Source:
             ) from None
         except RecursionError:
             raise self.error("JSON nesting too deep") from None
+        except ValueError:  # an integer literal beyond Python's 4300-digit conversion limit
+            raise self.error("invalid JSON: a number too long to read") from None
 
     @cached_property
     def yaml(self) -> list[YamlDocument]:
@@ -136,6 +138,8 @@ class Source:
         except ET.ParseError as exc:
             line = exc.position[0] if exc.position else None
             raise self.error(f"invalid XML: {exc}", line=line) from None
+        except LookupError as exc:  # <?xml encoding="..."?> names no codec Python knows
+            raise self.error(f"invalid XML: {exc}") from None
 
 
 def _iso_dates(node: Any) -> Any:

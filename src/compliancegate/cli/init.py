@@ -35,6 +35,10 @@ paths: [.]
 # artifacts:
 #   - {glob: "reports/*.out", format: json}
 
+# What git policies' changed_files compare against (default: the previous tag); the
+# --git-base flag overrides it.
+# git: {base: origin/main}
+
 # Lowest severity of a failing `block` policy that blocks the release:
 # critical | high | moderate | low (any failure).
 fail_on: low

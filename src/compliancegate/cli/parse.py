@@ -30,7 +30,9 @@ def parse(file: Path, fmt: str | None, kind: str | None) -> int:
         if chosen is None:
             raise UsageError(f"unknown format {fmt!r}; known: {', '.join(sorted(formats()))}")
     else:
-        chosen = store.format_of(entry)
+        # With --kind, any format claiming the file may give it (a CycloneDX SBOM's
+        # vulnerabilities); else, and when none does, the detected format.
+        chosen = store.format_for(entry, kind) or store.format_of(entry)
         if chosen is None:
             store.source(entry).head  # noqa: B018 - raises for unreadable files
             raise UsageError(

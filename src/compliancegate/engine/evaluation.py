@@ -164,7 +164,9 @@ def evaluate_policy(
         if not policy.required:
             return PolicyResult(policy, Status.NOT_APPLICABLE, artifacts=files), {}
         where = f" under {', '.join(roots)}" if roots else ""
-        if files:
+        if selection.missing:
+            detail = f"missing evidence: {selection.missing}"
+        elif files:
             detail = (
                 f"missing evidence: {', '.join(files[:5])}{' ...' if len(files) > 5 else ''} "
                 f"matched {policy.input.describe()} but held no document"

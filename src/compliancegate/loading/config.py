@@ -42,6 +42,8 @@ class Config:
     reports: tuple[tuple[str, Path], ...] = ()
     max_artifact_bytes: int | None = None
     environments: dict[str, EnvironmentSettings] = field(default_factory=dict)
+    git_base: str | None = None
+    """``git: {base: REF}``: what git's ``changed_files`` compare against (``--git-base``)."""
 
 
 def _paths(base: Path, values: Any) -> tuple[Path, ...]:
@@ -96,6 +98,7 @@ def load_config(path: Path) -> Config:
         reports=tuple((fmt, base / target) for fmt, target in (data.get("reports") or {}).items()),
         max_artifact_bytes=(data.get("limits") or {}).get("max_artifact_bytes"),
         environments=environments,
+        git_base=(data.get("git") or {}).get("base"),
     )
 
 

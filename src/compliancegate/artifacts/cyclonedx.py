@@ -1,0 +1,127 @@
+"""CycloneDX JSON BOMs (spec 1.2 to 1.6): the components, as an ``sbom``.
+
+One BOM can also carry vulnerabilities (Trivy and Grype write the components and what they
+found in them into one file); those are the ``cyclonedx-vex`` format (kind
+``vulnerabilities``, in ``cyclonedx_vex.py``), and a file holding both is claimed by both
+(see ``registry.formats_for``): ``input: sbom`` reads its components and
+``input: vulnerabilities`` its vulnerabilities. This format claims every BOM except a
+VEX-only one (vulnerabilities and no component), which describes no software.
+
+Components are flattened (nested ``components`` included, parents first); ``name`` is the
+BOM's subject (``metadata.component``), which is not itself one of the components.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from compliancegate.artifacts import jsonread as jr
+from compliancegate.artifacts.source import Source
+from compliancegate.model import Artifact
+
+_BOM_FORMAT = re.compile(rb'"bomFormat"\s*:\s*"CycloneDX"')
+VULNERABILITIES = re.compile(rb'"vulnerabilities"\s*:\s*\[\s*\{')
+_COMPONENTS = re.compile(rb'"components"\s*:\s*\[\s*\{')
+WHAT = "CycloneDX BOM"
+
+
+def is_bom(source: Source) -> bool:
+    # bomFormat is required and every producer writes it in the first lines.
+    return jr.head_matches(source, _BOM_FORMAT)
+
+
+def components(reader: jr.Reader, document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(JSON path, component)`` for every component, nested ``components`` included, in
+    document order (a parent before its children). A stack of iterators rather than
+    recursion, so that a deeply nested hostile BOM cannot exhaust the stack."""
+    pending = [reader.items(document.get("components"), "components")]
+    while pending:
+        try:
+            path, item = next(pending[-1])
+        except StopIteration:
+            pending.pop()
+            continue
+        yield path, item
+        if item.get("components") is not None:
+            pending.append(reader.items(item["components"], f"{path}.components"))
+
+
+def _licenses(reader: jr.Reader, value: Any, path: str) -> list[str]:
+    entries: list[str] = []
+    for item_path, choice in reader.items(value, path):
+        if "expression" in choice:
+            entries.extend(jr.license_entries(choice.get("expression")))
+            continue
+        license_ = reader.obj(choice.get("license"), f"{item_path}.license")
+        # An id or a free-text name is one license; only `expression` is an SPDX expression
+        # ("GNU General Public License, version 2 with the Classpath exception" is a name).
+        single = jr.text(license_.get("id")) or jr.text(license_.get("name"))
+        if single and single.upper() not in ("NOASSERTION", "NONE"):
+            entries.append(single)
+    return list(dict.fromkeys(entries))
+
+
+def _hashes(reader: jr.Reader, value: Any, path: str) -> dict[str, str]:
+    hashes: dict[str, str] = {}
+    for _, item in reader.items(value, path):
+        alg = jr.hash_name(item.get("alg"))
+        content = jr.text(item.get("content"))
+        if alg and content:
+            hashes[alg] = content.lower()
+    return hashes
+
+
+def _supplier(value: Any, publisher: Any) -> str | None:
+    name = jr.text(value.get("name")) if isinstance(value, dict) else None
+    return name or jr.text(publisher)
+
+
+def metadata_of(reader: jr.Reader, document: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    metadata = reader.obj(document.get("metadata"), "metadata")
+    return metadata, reader.obj(metadata.get("component"), "metadata.component")
+
+
+class CycloneDx:
+    """CycloneDX JSON components, normalized as an ``sbom``."""
+
+    name = "cyclonedx"
+    kind = "sbom"
+    syntax = "json"
+
+    def sniff(self, source: Source) -> bool:
+        """A BOM (``bomFormat: CycloneDX``) that is not VEX-only."""
+        if not is_bom(source):
+            return False
+        return jr.find_bytes(source, _COMPONENTS) or not jr.find_bytes(source, VULNERABILITIES)
+
+    def parse(self, source: Source) -> list[Artifact]:
+        """One ``sbom`` document: the BOM's subject and every component."""
+        reader = jr.Reader(source, WHAT)
+        document = reader.root()
+        _, subject = metadata_of(reader, document)
+        items = []
+        for path, item in components(reader, document):
+            items.append(
+                jr.component(
+                    name=jr.text(item.get("name")),
+                    version=jr.version_text(item.get("version")),
+                    purl=jr.text(item.get("purl")),
+                    type=jr.text(item.get("type")),
+                    licenses=_licenses(reader, item.get("licenses"), f"{path}.licenses"),
+                    supplier=_supplier(item.get("supplier"), item.get("publisher")),
+                    hashes=_hashes(reader, item.get("hashes"), f"{path}.hashes"),
+                    source=source.display,
+                )
+            )
+        normalized = {
+            "format": "cyclonedx",
+            "spec_version": jr.version_text(document.get("specVersion")),
+            "name": jr.text(subject.get("name")),
+            "components": items,
+        }
+        return [Artifact(source.display, self.name, self.kind, self.syntax, normalized)]
+
+
+FORMAT = CycloneDx()

@@ -1,0 +1,269 @@
+"""SARIF 2.1.0 logs (CodeQL, Semgrep, SpotBugs, Gitleaks, Trivy, Grype...): every result of
+every run, as ``findings``.
+
+- ``level``: the result's level; else ``none`` for a result whose ``kind`` is not ``fail``
+  (a pass or a note for review); else the rule's ``defaultConfiguration.level``; else
+  ``warning``, SARIF's default. A level SARIF does not define reads as ``warning``.
+- ``message``: ``message.text``, or the rule's (or the tool's global) message string that
+  ``message.id`` names, with ``{0}``-style arguments filled in (SpotBugs writes these).
+- ``file`` and ``line``: the first location's ``artifactLocation.uri`` (or the run's
+  ``artifacts`` entry its ``index`` names), as written, ``uriBaseId`` not resolved; and
+  ``region.startLine``.
+- ``fingerprint``: the first of ``partialFingerprints``, else of ``fingerprints``.
+- ``security_severity``: the rule's ``security-severity`` property (else the result's) as a
+  number; GitHub code scanning reads the same property.
+- ``suppressed``: true when the result carries a suppression that is not ``rejected``
+  (accepted or under review, as in ``# noqa``-style in-source suppressions). Suppressed
+  results are kept: a policy decides whether they count.
+
+Results whose ``baselineState`` is ``absent`` were in the baseline and are gone from this
+run (fixed), so they are not findings. Results of rules that carry ``security-severity``
+are also read as vulnerabilities by ``sarif-vulnerabilities``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from compliancegate.artifacts import jsonread as jr
+from compliancegate.artifacts.source import Source
+from compliancegate.model import Artifact
+
+_SCHEMA = re.compile(rb'"\$schema"\s*:\s*"[^"]*sarif[^"]*"', re.IGNORECASE)
+_VERSION = re.compile(rb'"version"\s*:\s*"2\.1\.0"')
+_RUNS = re.compile(rb'"runs"\s*:\s*\[')
+_PLACEHOLDER = re.compile(r"\{(\d+)\}")
+_LEVELS = ("error", "warning", "note", "none")
+WHAT = "SARIF log"
+
+
+def is_sarif(source: Source) -> bool:
+    """A ``$schema`` naming SARIF, or ``version: 2.1.0`` with ``runs``, in the file's head."""
+    return jr.head_matches(source, _SCHEMA) or jr.head_matches(source, _VERSION, _RUNS)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One result of one run, with the rule it reports (an empty mapping when the log
+    defines none) and what the run says about its tool and files."""
+
+    path: str
+    result: dict[str, Any]
+    rule: dict[str, Any]
+    tool: str | None
+    run: Run
+
+
+class Run:
+    """One run's tool, rules and artifacts, for resolving its results' references."""
+
+    def __init__(self, reader: jr.Reader, run: dict[str, Any], path: str) -> None:
+        self.reader = reader
+        self.path = path
+        tool = reader.obj(run.get("tool"), f"{path}.tool")
+        self.driver = reader.obj(tool.get("driver"), f"{path}.tool.driver")
+        self.tool_name = jr.text(self.driver.get("name"))
+        extensions = list(reader.items(tool.get("extensions"), f"{path}.tool.extensions"))
+        self.components = [(f"{path}.tool.driver", self.driver), *extensions]
+        self.rules = [
+            [rule for _, rule in reader.items(component.get("rules"), f"{where}.rules")]
+            for where, component in self.components
+        ]
+        self.artifacts = [a for _, a in reader.items(run.get("artifacts"), f"{path}.artifacts")]
+        self._by_id: dict[str, dict[str, Any]] | None = None
+        self.results = run.get("results")
+
+    def rule(self, result: dict[str, Any], path: str) -> dict[str, Any]:
+        """The rule a result reports: by ``ruleIndex`` / ``rule.index`` in its tool component
+        (the driver or the extension ``rule.toolComponent.index`` names), else by id."""
+        ref = self.reader.obj(result.get("rule"), f"{path}.rule")
+        component_ref = self.reader.obj(ref.get("toolComponent"), f"{path}.rule.toolComponent")
+        # toolComponent.index points into tool.extensions; without it, the driver's rules.
+        extension = _index(component_ref.get("index"), len(self.components) - 1)
+        rules = self.rules[extension + 1 if extension is not None else 0]
+        index = _index(result.get("ruleIndex"), len(rules))
+        if index is None:
+            index = _index(ref.get("index"), len(rules))
+        if index is not None:
+            return rules[index]
+        rule_id = jr.text(result.get("ruleId")) or jr.text(ref.get("id"))
+        if rule_id is None:
+            return {}
+        if self._by_id is None:
+            self._by_id = {}
+            for component_rules in self.rules:
+                for rule in component_rules:
+                    found = jr.text(rule.get("id"))
+                    if found:
+                        self._by_id.setdefault(found, rule)
+        # A hierarchical id (``CA2000/1``) reports its parent rule.
+        return self._by_id.get(rule_id) or self._by_id.get(rule_id.split("/", 1)[0]) or {}
+
+    def message(self, result: dict[str, Any], rule: dict[str, Any], path: str) -> str | None:
+        """The result's message text, message strings and arguments resolved."""
+        message = self.reader.obj(result.get("message"), f"{path}.message")
+        arguments = message.get("arguments")
+        template = jr.text(message.get("text")) or jr.text(message.get("markdown"))
+        message_id = jr.text(message.get("id"))
+        if template is None and message_id is not None:
+            for strings in (rule.get("messageStrings"), self.driver.get("globalMessageStrings")):
+                entry = strings.get(message_id) if isinstance(strings, dict) else None
+                if isinstance(entry, dict):
+                    template = jr.text(entry.get("text")) or jr.text(entry.get("markdown"))
+                    if template:
+                        break
+        if template is None or not isinstance(arguments, list):
+            return template
+        return _PLACEHOLDER.sub(lambda m: _argument(arguments, m), template)
+
+    def location(self, result: dict[str, Any], path: str) -> tuple[str | None, int | None]:
+        """File and line of the result's first physical location."""
+        for location_path, location in self.reader.items(
+            result.get("locations"), f"{path}.locations"
+        ):
+            physical = self.reader.obj(
+                location.get("physicalLocation"), f"{location_path}.physicalLocation"
+            )
+            if not physical:
+                continue
+            artifact = self.reader.obj(
+                physical.get("artifactLocation"),
+                f"{location_path}.physicalLocation.artifactLocation",
+            )
+            region = self.reader.obj(
+                physical.get("region"), f"{location_path}.physicalLocation.region"
+            )
+            uri = jr.text(artifact.get("uri"))
+            index = _index(artifact.get("index"), len(self.artifacts))
+            if uri is None and index is not None:
+                listed = self.artifacts[index].get("location")
+                uri = jr.text(listed.get("uri")) if isinstance(listed, dict) else None
+            return uri, jr.line_number(region.get("startLine"))
+        return None, None
+
+
+def _argument(arguments: list[Any], match: re.Match[str]) -> str:
+    # SARIF arguments are strings; a placeholder without a usable argument stays as written.
+    index = int(match.group(1))
+    value = arguments[index] if index < len(arguments) else None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return match.group()
+
+
+def _index(value: Any, length: int) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < length:
+        return value
+    return None
+
+
+def results(reader: jr.Reader) -> Iterator[Result]:
+    """Every current result of every run (``baselineState: absent`` results are fixed)."""
+    document = reader.root()
+    runs = document.get("runs")
+    if not isinstance(runs, list):
+        # A log without runs (the tool failed to start) is not evidence of a clean scan.
+        raise reader.error("runs", "a list", runs)
+    for run_path, run_data in reader.items(runs, "runs"):
+        run = Run(reader, run_data, run_path)
+        for path, result in reader.items(run.results, f"{run_path}.results"):
+            if jr.text(result.get("baselineState")) == "absent":
+                continue
+            yield Result(path, result, run.rule(result, path), run.tool_name, run)
+
+
+def properties(value: dict[str, Any]) -> dict[str, Any]:
+    """An object's ``properties`` bag (empty when absent or not an object)."""
+    bag = value.get("properties")
+    return bag if isinstance(bag, dict) else {}
+
+
+def security_severity(item: Result) -> float | None:
+    """The rule's ``security-severity`` (else the result's), when it is a 0-10 score."""
+    for bag in (properties(item.rule), properties(item.result)):
+        score = jr.number(bag.get("security-severity"))
+        if score is not None and 0.0 <= score <= 10.0:
+            return score
+    return None
+
+
+def _level(result: dict[str, Any], rule: dict[str, Any]) -> str:
+    level = jr.text(result.get("level"))
+    if level is not None:
+        return level.lower() if level.lower() in _LEVELS else "warning"
+    kind = jr.text(result.get("kind"))
+    if kind is not None and kind.lower() != "fail":
+        return "none"
+    configuration = rule.get("defaultConfiguration")
+    default = jr.text(configuration.get("level")) if isinstance(configuration, dict) else None
+    if default is not None and default.lower() in _LEVELS:
+        return default.lower()
+    return "warning"
+
+
+def _fingerprint(result: dict[str, Any]) -> str | None:
+    for field in ("partialFingerprints", "fingerprints"):
+        values = result.get(field)
+        if isinstance(values, dict):
+            for value in values.values():
+                found = jr.text(value)
+                if found:
+                    return found
+    return None
+
+
+def _suppressed(reader: jr.Reader, result: dict[str, Any], path: str) -> bool:
+    for _, suppression in reader.items(result.get("suppressions"), f"{path}.suppressions"):
+        status = jr.text(suppression.get("status"))
+        if status is None or status != "rejected":
+            return True
+    return False
+
+
+class Sarif:
+    """SARIF 2.1.0 results, normalized as ``findings``."""
+
+    name = "sarif"
+    kind = "findings"
+    syntax = "json"
+
+    def sniff(self, source: Source) -> bool:
+        """A SARIF ``$schema``, or ``version: 2.1.0`` with ``runs``."""
+        return is_sarif(source)
+
+    def parse(self, source: Source) -> list[Artifact]:
+        """One finding per result of every run."""
+        reader = jr.Reader(source, WHAT)
+        items: list[dict[str, Any]] = []
+        for item in results(reader):
+            file, line = item.run.location(item.result, item.path)
+            ref = item.result.get("rule")
+            rule_id = (
+                jr.text(item.result.get("ruleId"))
+                or (jr.text(ref.get("id")) if isinstance(ref, dict) else None)
+                or jr.text(item.rule.get("id"))
+            )
+            items.append(
+                jr.finding(
+                    tool=item.tool,
+                    rule_id=rule_id,
+                    level=_level(item.result, item.rule),
+                    message=item.run.message(item.result, item.rule, item.path),
+                    file=file,
+                    line=line,
+                    fingerprint=_fingerprint(item.result),
+                    security_severity=security_severity(item),
+                    suppressed=_suppressed(reader, item.result, item.path),
+                    source=source.display,
+                )
+            )
+        normalized = {"findings": items, "sources": [source.display]}
+        return [Artifact(source.display, self.name, self.kind, self.syntax, normalized)]
+
+
+FORMAT = Sarif()
