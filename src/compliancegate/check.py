@@ -6,12 +6,23 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from compliancegate import __version__
 from compliancegate.errors import UsageError
-from compliancegate.model import CheckReport, Notice, Register, Severity, Waiver
+from compliancegate.model import (
+    PRODUCTION_ENVIRONMENT,
+    CheckReport,
+    Decision,
+    Notice,
+    OpenBreakFix,
+    Register,
+    Severity,
+    Waiver,
+)
 
 NOW_VARIABLE = "COMPLIANCEGATE_NOW"
 """An ISO 8601 instant that replaces the clock (reproducible runs and tests); reported."""
@@ -45,6 +56,8 @@ class CheckOptions:
     no_ledger: bool = False
     run_id: str | None = None
     now: dt.datetime | None = None
+    git_base: str | None = None
+    """``--git-base``: the ref ``changed_files`` of ``input: git`` is computed against."""
     extra_notices: tuple[Notice, ...] = field(default=())
 
 
@@ -64,6 +77,8 @@ class Resolved:
     max_artifact_bytes: int | None
     reports: tuple[tuple[str, Path], ...]
     """(format, file) reports the config asks for on every run."""
+    git_base: str | None = None
+    """The ref git's ``changed_files`` compare against; None: the previous tag."""
 
 
 def resolve(options: CheckOptions) -> Resolved:
@@ -127,7 +142,16 @@ def resolve(options: CheckOptions) -> Resolved:
         artifacts=config.artifacts,
         max_artifact_bytes=config.max_artifact_bytes,
         reports=config.reports,
+        git_base=options.git_base or config.git_base,
     )
+
+
+class BreakFixSource(Protocol):
+    """Where a production run learns which break-fix findings are open (the ledger)."""
+
+    def open_break_fix(self) -> Sequence[OpenBreakFix]:
+        """The open break-fix findings; none when they cannot be known."""
+        ...
 
 
 def register_notices(register: Register, today: dt.date) -> list[Notice]:
@@ -148,8 +172,15 @@ def register_notices(register: Register, today: dt.date) -> list[Notice]:
     return notices
 
 
-def run_check(options: CheckOptions, settings: Resolved | None = None) -> CheckReport:
+def run_check(
+    options: CheckOptions,
+    settings: Resolved | None = None,
+    break_fix: BreakFixSource | None = None,
+) -> CheckReport:
     """Load everything, evaluate every policy, apply waivers and decide.
+
+    In a production run, ``break_fix`` names the open break-fix findings: those this run
+    does not fix block the release (one extra blocking result, ``compliancegate:break-fix``).
 
     Raises ``CompliancegateError`` (exit 2) before evaluating anything when a register,
     policy, waiver or config file is invalid; artifact problems end the policies that need
@@ -187,6 +218,7 @@ def run_check(options: CheckOptions, settings: Resolved | None = None) -> CheckR
         forced=settings.artifacts,
         excludes=settings.excludes,
         max_bytes=settings.max_artifact_bytes or DEFAULT_MAX_BYTES,
+        git_base=settings.git_base,
     )
     ctx = EvalContext(now=started)
     roots = tuple(display(p) for p in settings.paths)
@@ -205,6 +237,14 @@ def run_check(options: CheckOptions, settings: Resolved | None = None) -> CheckR
     )
     notices.extend(waiver_notices)
     decided, decision = decide(waived, settings.fail_on)
+    if break_fix is not None and settings.environment == PRODUCTION_ENVIRONMENT:
+        from compliancegate.ledger.breakfix import release_block
+
+        block = release_block(break_fix.open_break_fix(), decided, settings.ledger or "ledger")
+        if block is not None:
+            decided.append(block)
+            if decision is Decision.COMPLIANT:
+                decision = Decision.BLOCKED
     return CheckReport(
         run_id=options.run_id or uuid.uuid4().hex,
         started_at=started,
@@ -217,4 +257,5 @@ def run_check(options: CheckOptions, settings: Resolved | None = None) -> CheckR
         paths=roots,
         tool_version=__version__,
         ledger=settings.ledger,
+        register=register,
     )

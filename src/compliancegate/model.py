@@ -74,6 +74,10 @@ class Decision(StrEnum):
     ERROR = "error"
 
 
+PRODUCTION_ENVIRONMENT = "production"
+"""The ``--env`` whose runs are production releases: break-fix findings are due before one."""
+
+
 # --------------------------------------------------------------------------- register
 
 
@@ -305,6 +309,24 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class OpenBreakFix:
+    """A break-fix finding the ledger holds open: it must be fixed before the next
+    production release, so a production ``check`` that finds it still open is blocked."""
+
+    finding: str
+    """The finding's id in the ledger."""
+    fingerprint: str
+    """The fingerprint of the violation the finding follows."""
+    policy: PolicyId | None
+    """The policy that found it (None for a finding opened by hand)."""
+    title: str
+    """What broke: the violation's message, or the manual finding's title."""
+    controls: tuple[ControlRef, ...]
+    severity: Severity
+    opened_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class Coverage:
     """How much of the register the evaluated policies implement."""
 
@@ -329,6 +351,9 @@ class CheckReport:
     tool_version: str
     ledger: str | None = None
     """Where the run is recorded, or None with ``--no-ledger``."""
+    register: Register | None = field(default=None, compare=False, repr=False)
+    """The register the run was evaluated against (the ledger takes the findings' clocks
+    from it); None when no register was given."""
 
     @property
     def violations(self) -> tuple[Violation, ...]:

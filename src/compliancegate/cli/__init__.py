@@ -26,6 +26,12 @@ _COMMANDS = {
     "policy": ("compliancegate.cli.policy", "policy", "Validate policies and run their tests."),
     "register": ("compliancegate.cli.register", "register", "Validate a register of standards."),
     "init": ("compliancegate.cli.init", "init", "Write a commented compliancegate.yaml."),
+    "findings": (
+        "compliancegate.cli.findings",
+        "findings",
+        "List, show and act on findings and their remediation clocks.",
+    ),
+    "ledger": ("compliancegate.cli.ledger", "ledger", "Verify the ledger's hash chain."),
 }
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from compliancegate.cli.output import stdout_is_tty, use_color, write_file
 from compliancegate.errors import UsageError
-from compliancegate.model import Decision, Severity
+from compliancegate.model import PRODUCTION_ENVIRONMENT, CheckReport, Decision, Notice, Severity
 from compliancegate.reporters import REPORTERS, get_reporter
+
+if TYPE_CHECKING:
+    from compliancegate.check import CheckOptions, Resolved
 
 EXIT_CODES = {Decision.COMPLIANT: 0, Decision.BLOCKED: 1, Decision.ERROR: 2}
 
@@ -28,6 +33,37 @@ def _ledger(value: str | None) -> str | None:
             f"--ledger {value!r}: a git ledger is git:URL#BRANCH, e.g. git:.#compliance-ledger"
         )
     return value
+
+
+def _check_and_record(options: CheckOptions, settings: Resolved) -> CheckReport:
+    """Run the check and, unless --no-ledger, record it; ledger trouble becomes notices,
+    never a different decision (except open break-fix findings in production, which block)."""
+    from compliancegate.check import run_check
+
+    if settings.ledger is None:
+        return run_check(options, settings)
+    from compliancegate.ledger.interface import LedgerError
+    from compliancegate.ledger.location import open_store
+    from compliancegate.ledger.observe import run_context
+    from compliancegate.ledger.recording import LedgerBreakFix, record_run
+
+    notices: tuple[Notice, ...] = ()
+    try:
+        store = open_store(settings.ledger)
+    except LedgerError as exc:
+        report = run_check(options, settings)
+        notice = Notice("ledger-error", f"this run was not recorded: {exc}", exc.file)
+        return dataclasses.replace(report, notices=(*report.notices, notice))
+    source = None
+    if settings.environment == PRODUCTION_ENVIRONMENT and options.now is not None:
+        source = LedgerBreakFix(store, options.now)
+    report = run_check(options, settings, source)
+    if source is not None:
+        notices += source.notices
+    notices += record_run(store, report, run_context(Path.cwd()))
+    if not notices:
+        return report
+    return dataclasses.replace(report, notices=(*report.notices, *notices))
 
 
 @click.command()
@@ -81,6 +117,11 @@ def _ledger(value: str | None) -> str | None:
 @click.option("--ledger", help="Ledger location: a folder, or git:URL#BRANCH.")
 @click.option("--no-ledger", is_flag=True, help="Do not record this run.")
 @click.option("--run-id", help="Identifier of this run (default: a random UUID).")
+@click.option(
+    "--git-base",
+    metavar="REF",
+    help="Ref that git's changed files are computed against (default: the previous tag).",
+)
 def check(
     paths: tuple[Path, ...],
     config: Path | None,
@@ -95,10 +136,11 @@ def check(
     ledger: str | None,
     no_ledger: bool,
     run_id: str | None,
+    git_base: str | None,
 ) -> int:
     """Evaluate the policies against the artifacts under PATHS (default: the config's paths,
     else the current folder) and decide whether the release may ship."""
-    from compliancegate.check import CheckOptions, resolve, run_check
+    from compliancegate.check import CheckOptions, current_time, resolve
 
     if ledger and no_ledger:
         raise UsageError("--ledger and --no-ledger contradict each other")
@@ -114,9 +156,12 @@ def check(
         ledger=_ledger(ledger),
         no_ledger=no_ledger,
         run_id=run_id,
+        git_base=git_base,
+        # One instant for the run and the ledger's reading of it.
+        now=current_time()[0],
     )
     settings = resolve(options)
-    report = run_check(options, settings)
+    report = _check_and_record(options, settings)
     # Reports named in the config are written too, flags first so they win on a clash.
     seen = {path.resolve() for _, path in targets}
     for name, path in settings.reports:

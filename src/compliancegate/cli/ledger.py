@@ -1,0 +1,64 @@
+"""``compliancegate ledger``: verify the chain; push records kept pending."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from compliancegate.errors import CompliancegateError
+
+LEDGER_HELP = (
+    "Ledger location: a folder, or git:URL#BRANCH (default: config, then .compliancegate/ledger)."
+)
+
+
+@click.group()
+def ledger() -> None:
+    """Work with the ledger of runs and findings."""
+
+
+@ledger.command("verify")
+@click.option("--ledger", "location", help=LEDGER_HELP)
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="Config file.")
+def verify(location: str | None, config: Path | None) -> int:
+    """Check every record's format, number and hash link, and the ledger's head.
+
+    Exit 0 when the ledger verifies; exit 1 naming the first bad record when anything was
+    edited, deleted, inserted or reordered.
+    """
+    from compliancegate.ledger.location import configured_location, open_store
+
+    store = open_store(configured_location(location, config))
+    report = store.verify()
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    if report.problem is not None:
+        click.echo(f"FAILED: {store.location}: {report.problem}")
+        click.echo(f"  {report.records} record(s) before it verified")
+        return 1
+    click.echo(f"ok: {report.records} record(s) verified in {store.location}; head {report.head}")
+    return 0
+
+
+@ledger.command("sync")
+@click.option("--ledger", "location", help=LEDGER_HELP)
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="Config file.")
+def sync(location: str | None, config: Path | None) -> int:
+    """Store the records that earlier runs kept pending (a git ledger that was unreachable).
+
+    Exit 2 when some are still pending.
+    """
+    from compliancegate.ledger.location import configured_location, open_store
+    from compliancegate.ledger.recording import outcome_notices
+
+    store = open_store(configured_location(location, config))
+    outcome = store.commit([])
+    for notice in outcome_notices(outcome, store.location):
+        click.echo(f"note: {notice.code}: {notice.message}", err=True)
+    if outcome.pending:
+        raise CompliancegateError(
+            f"{outcome.pending} operation(s) are still pending", subject=store.location
+        )
+    click.echo(f"ok: nothing pending for {store.location}")
+    return 0

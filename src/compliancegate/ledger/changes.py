@@ -1,0 +1,222 @@
+"""The records an operation adds to a given state.
+
+Kept apart from the stores so that both derive the same records, and so that an operation
+can be planned again on a newer state: when another pipeline pushed first, the run's
+findings are re-derived on top of what it pushed, never duplicated or lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from compliancegate.ledger.chain import ChainHead, Linked, link
+from compliancegate.ledger.operations import (
+    Action,
+    FindingOp,
+    ObservedViolation,
+    OpenOp,
+    Operation,
+    RunOp,
+)
+from compliancegate.ledger.records import Entry, Record, RecordKind
+from compliancegate.ledger.state import FindingStatus, StateBuilder, finding_id
+
+
+class OperationRejected(ValueError):
+    """The operation no longer applies to the state (e.g. an ack of a resolved finding)."""
+
+
+def plan(op: Operation, state: StateBuilder) -> list[Entry]:
+    """The records ``op`` adds to ``state`` (none when it is already recorded)."""
+    if state.has_op(op.op):
+        return []
+    if isinstance(op, RunOp):
+        return _plan_run(op, state)
+    if isinstance(op, OpenOp):
+        return [_opened_manual(op, state)]
+    return [_plan_action(op, state)]
+
+
+def _plan_run(op: RunOp, state: StateBuilder) -> list[Entry]:
+    at = op.at
+    changes: list[Entry] = []
+    counts = {"opened": 0, "resolved": 0, "waived": 0, "unwaived": 0, "breached": 0}
+    failing: dict[str, ObservedViolation] = {}
+    for violation in op.violations:
+        failing.setdefault(violation.fingerprint, violation)
+    status_after: dict[str, FindingStatus] = {}
+    for fingerprint, v in failing.items():
+        live = state.live_finding(fingerprint)
+        waiver = None if v.waiver is None else {"id": v.waiver, "expires": _date(v.waiver_expires)}
+        if live is None:
+            life = state.lives(fingerprint) + 1
+            data: dict[str, Any] = {
+                "finding": finding_id(fingerprint, life),
+                "fingerprint": fingerprint,
+                "life": life,
+                "op": op.op,
+                "run_id": op.run_id,
+                "manual": False,
+                "policy": v.policy,
+                "title": v.message,
+                "controls": list(v.controls),
+                "severity": v.severity.value,
+                "kind": v.kind,
+                "file": v.file,
+                "line": v.line,
+                "clock": v.clock.to_json(),
+                "waiver": waiver,
+                "by": None,
+            }
+            changes.append(Entry(RecordKind.OPENED, at, data))
+            counts["opened"] += 1
+        elif waiver is not None and live.status is FindingStatus.OPEN:
+            ref = {"finding": live.id, "run_id": op.run_id, "waiver": waiver}
+            changes.append(Entry(RecordKind.WAIVED, at, ref))
+            status_after[fingerprint] = FindingStatus.WAIVED
+            counts["waived"] += 1
+        elif waiver is None and live.status is FindingStatus.WAIVED:
+            changes.append(
+                Entry(RecordKind.UNWAIVED, at, {"finding": live.id, "run_id": op.run_id})
+            )
+            status_after[fingerprint] = FindingStatus.OPEN
+            counts["unwaived"] += 1
+    evaluated = set(op.evaluated)
+    resolved: set[str] = set()
+    for live in state.live_findings():
+        if live.fingerprint in failing or live.manual or live.policy not in evaluated:
+            continue
+        data = {"finding": live.id, "run_id": op.run_id, "by": None, "text": None}
+        changes.append(Entry(RecordKind.RESOLVED, at, data))
+        resolved.add(live.fingerprint)
+        counts["resolved"] += 1
+    if op.production:
+        # Findings this run opens are due before the *next* production release, so only
+        # those open before it, and still open after it, were breached by it.
+        for live in state.live_findings():
+            status = status_after.get(live.fingerprint, live.status)
+            if not live.before_release or live.fingerprint in resolved:
+                continue
+            if status is not FindingStatus.OPEN:
+                continue
+            reason = f"production release {op.run_id} ran while it was open"
+            data = {"finding": live.id, "run_id": op.run_id, "reason": reason}
+            changes.append(Entry(RecordKind.BREACHED, at, data))
+            counts["breached"] += 1
+    run = {
+        "op": op.op,
+        "run_id": op.run_id,
+        "environment": op.environment,
+        "commit": op.commit,
+        "branch": op.branch,
+        "pipeline": op.pipeline,
+        "decision": op.decision,
+        "fail_on": op.fail_on,
+        "tool_version": op.tool_version,
+        "policies": op.policies,
+        "evaluated": len(op.evaluated),
+        "violations": len(op.violations),
+        "changes": counts,
+    }
+    return [Entry(RecordKind.RUN, at, run), *changes]
+
+
+def _date(value: Any) -> str | None:
+    return None if value is None else str(value.isoformat())
+
+
+def _opened_manual(op: OpenOp, state: StateBuilder) -> Entry:
+    if state.live_finding(op.fingerprint) is not None:
+        raise OperationRejected(f"finding {op.fingerprint} is already open")
+    life = state.lives(op.fingerprint) + 1
+    data = {
+        "finding": finding_id(op.fingerprint, life),
+        "fingerprint": op.fingerprint,
+        "life": life,
+        "op": op.op,
+        "run_id": None,
+        "manual": True,
+        "policy": None,
+        "title": op.title,
+        "controls": list(op.controls),
+        "severity": op.severity.value,
+        "kind": None,
+        "file": None,
+        "line": None,
+        "clock": op.clock.to_json(),
+        "waiver": None,
+        "by": op.by,
+    }
+    return Entry(RecordKind.OPENED, op.at, data)
+
+
+def _plan_action(op: FindingOp, state: StateBuilder) -> Entry:
+    status = state.status(op.finding)
+    if status is None:
+        raise OperationRejected(f"finding {op.finding} does not exist")
+    if op.action is not Action.NOTE and status is FindingStatus.RESOLVED:
+        raise OperationRejected(f"finding {op.finding} is already resolved")
+    base = {"finding": op.finding, "op": op.op, "by": op.by}
+    if op.action is Action.ACK:
+        return Entry(RecordKind.ACKED, op.at, {**base, "text": op.text})
+    if op.action is Action.NOTE:
+        return Entry(RecordKind.NOTED, op.at, {**base, "text": op.text or ""})
+    if op.action is Action.PLAN:
+        data = {**base, "file": op.file or "", "sha256": op.sha256 or "", "plan": op.text or ""}
+        return Entry(RecordKind.PLANNED, op.at, data)
+    live = state.live_finding_by_id(op.finding)
+    if live is None or not live.manual:
+        raise OperationRejected(
+            f"finding {op.finding} was found by a policy: a run that passes resolves it"
+        )
+    return Entry(RecordKind.RESOLVED, op.at, {**base, "run_id": None, "text": op.text})
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Operations planned one after the other onto a head, ready to append."""
+
+    linked: Linked
+    stored: int
+    """Operations whose records are in ``linked`` or were already in the ledger."""
+    dropped: tuple[str, ...]
+    """Operations that no longer apply, each with why."""
+
+
+def build_batch(
+    state: StateBuilder,
+    head: ChainHead,
+    first: Sequence[Entry],
+    operations: Sequence[Operation],
+) -> Batch:
+    """Plan ``operations`` in order onto ``state`` (whose records end at ``head``), each
+    seeing the records of the ones before; ``first`` (store bookkeeping) goes first.
+
+    ``state`` is advanced past the new records.
+    """
+    records: list[Record] = []
+    parts: list[bytes] = []
+    current = head
+    dropped = []
+    stored = 0
+    if first:
+        linked = link(current, first)
+        state.apply_all(linked.records)
+        records.extend(linked.records)
+        parts.append(linked.data)
+        current = linked.head
+    for op in operations:
+        try:
+            entries = plan(op, state)
+        except OperationRejected as exc:
+            dropped.append(f"operation {op.op[:12]}: {exc}")
+            continue
+        linked = link(current, entries)
+        state.apply_all(linked.records)
+        records.extend(linked.records)
+        parts.append(linked.data)
+        current = linked.head
+        stored += 1
+    return Batch(Linked(tuple(records), b"".join(parts), current), stored, tuple(dropped))

@@ -1,0 +1,447 @@
+"""The git store: the ledger on a branch of a git repository, shared by every pipeline.
+
+``git:URL#BRANCH`` names the repository and branch; ``git:.#BRANCH`` a branch of the
+repository being gated (its ``origin``, else the repository itself). The branch holds
+``records.jsonl`` and ``head.json``, one commit per stored batch.
+
+The store works in a bare cache repository under the ledger's local folder
+(``.compliancegate/ledger/git/<key>/``), with git plumbing only (no checkout, no index):
+
+1. the operation is first queued in ``pending/`` (a kill during the network steps loses
+   nothing);
+2. fetch the branch; replay and verify every record;
+3. derive the records of every pending operation on top, in order;
+4. commit the new files on top of the fetched commit and push (fast-forward only).
+
+When the push is rejected because another pipeline pushed first, the store fetches again and
+goes back to step 3 on the new head, a bounded number of times with jittered exponential
+backoff. When the remote cannot be reached, the operations stay pending and the next run
+pushes them. A retried operation is recognised by its id and never recorded twice.
+
+The cache also remembers the last head it verified: a remote whose history no longer holds
+that record was rewritten (a force-push), and is reported as such.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import random
+import re
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from compliancegate.ledger.chain import TAMPER_HINT, ChainHead
+from compliancegate.ledger.changes import build_batch
+from compliancegate.ledger.clocks import Now, system_now
+from compliancegate.ledger.files import (
+    EMPTY_HEAD,
+    HEAD_FILE,
+    RECORDS_FILE,
+    Head,
+    decode_head,
+    encode_head,
+    replay,
+)
+from compliancegate.ledger.gitcmd import Git, clean_env
+from compliancegate.ledger.interface import (
+    ChainError,
+    CommitOutcome,
+    LedgerError,
+    LedgerUnavailable,
+    Snapshot,
+    VerifyReport,
+)
+from compliancegate.ledger.lock import DEFAULT_TIMEOUT, locked
+from compliancegate.ledger.operations import Operation, RunOp
+from compliancegate.ledger.pending import PendingQueue
+from compliancegate.ledger.records import line_hash
+from compliancegate.ledger.state import StateBuilder
+
+DEFAULT_TRIES = 12
+"""Pushes tried per run before its records are left pending."""
+
+_BRANCH = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![./])$")
+_MISSING_REF = "couldn't find remote ref"
+
+
+@dataclass(frozen=True)
+class GitLocation:
+    """A parsed ``git:URL#BRANCH``."""
+
+    url: str
+    """The repository, or ``.`` for the repository being gated."""
+    branch: str
+
+    @property
+    def text(self) -> str:
+        """The location as written."""
+        return f"git:{self.url}#{self.branch}"
+
+
+def parse_git_location(value: str) -> GitLocation:
+    """Parse ``git:URL#BRANCH``; ``LedgerError`` when it is not one."""
+    body = value.removeprefix("git:")
+    url, sep, branch = body.rpartition("#")
+    if not sep or not url or not branch:
+        raise LedgerError(
+            f"{value!r} is not a git ledger location",
+            hint="write git:URL#BRANCH, e.g. git:.#compliance-ledger",
+        )
+    if not _BRANCH.match(branch):
+        raise LedgerError(f"{branch!r} is not a valid branch name", subject=value)
+    return GitLocation(url, branch)
+
+
+@dataclass(frozen=True)
+class Remote:
+    """Where the store fetches and pushes, and the git settings it needs to."""
+
+    url: str
+    config: tuple[tuple[str, str], ...] = ()
+    """Per-process git configuration (CI credentials of the gated repository)."""
+
+
+def _is_local_path(url: str) -> bool:
+    # URLs (scheme://) and scp-like addresses (host:path) are remote; anything else is a path.
+    return "://" not in url and not re.match(r"^[^/]+:", url)
+
+
+def gated_remote(cwd: Path) -> Remote:
+    """The remote of the repository being gated: its ``origin``, or itself when it has none.
+
+    Its ``pushurl`` and ``http.*.extraheader`` settings are carried over, because that is
+    where CI jobs keep the token that may push (actions/checkout writes an extraheader; a
+    GitLab job sets a push URL with a project token). They travel as per-process git
+    configuration, never written into the cache.
+    """
+    import git
+
+    try:
+        repo = git.Repo(cwd, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise LedgerError(
+            "git:. names the repository being gated, but this is not a git repository",
+            file=str(cwd),
+            hint="run in the repository's checkout, or use git:URL#BRANCH",
+        ) from None
+    with repo:
+        base = Path(repo.working_tree_dir or repo.git_dir)
+        try:
+            url = str(repo.remote("origin").url)
+        except (ValueError, git.GitError):
+            url = str(base)
+        if _is_local_path(url) and not os.path.isabs(url):
+            url = str((base / url).resolve())
+        config: list[tuple[str, str]] = []
+        reader = repo.config_reader("repository")
+        origin = 'remote "origin"'
+        if reader.has_section(origin) and reader.has_option(origin, "pushurl"):
+            for value in reader.get_values(origin, "pushurl"):
+                push = str(value)
+                if _is_local_path(push) and not os.path.isabs(push):
+                    push = str((base / push).resolve())
+                config.append(("remote.origin.pushurl", push))
+        for section in reader.sections():
+            name, _, sub = section.partition(" ")
+            if name != "http" or not reader.has_option(section, "extraheader"):
+                continue
+            key = f"http.{sub.strip(chr(34))}.extraheader" if sub else "http.extraheader"
+            for value in reader.get_values(section, "extraheader"):
+                config.append((key, str(value)))
+    return Remote(url, tuple(config))
+
+
+class GitStore:
+    """A ledger on a branch of a git repository."""
+
+    def __init__(
+        self,
+        location: GitLocation,
+        cache_root: Path,
+        *,
+        cwd: Path | None = None,
+        now: Now = system_now,
+        environ: Mapping[str, str] | None = None,
+        tries: int = DEFAULT_TRIES,
+        backoff: float = 0.05,
+        max_backoff: float = 1.0,
+        timeout: float = 120.0,
+    ) -> None:
+        """``cache_root`` is the ledger's local folder; the cache is a folder under it."""
+        self._location = location
+        cwd = cwd or Path.cwd()
+        if location.url == ".":
+            self.remote = gated_remote(cwd)
+        else:
+            url = location.url
+            if _is_local_path(url) and not os.path.isabs(url):
+                url = str((cwd / url).resolve())
+            self.remote = Remote(url)
+        key = hashlib.sha256(f"{self.remote.url}#{location.branch}".encode()).hexdigest()[:16]
+        self.cache = cache_root / "git" / key
+        self._repo = self.cache / "repo.git"
+        self._queue = PendingQueue(self.cache / "pending")
+        self._known = self.cache / "known-head.json"
+        self._now = now
+        env = clean_env(os.environ if environ is None else environ, self.remote.config)
+        self._git = Git(self._repo, env, timeout)
+        self._tries = max(1, tries)
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._ref = f"refs/remotes/origin/{location.branch}"
+
+    @property
+    def location(self) -> str:
+        """The ``--ledger`` value."""
+        return self._location.text
+
+    # ------------------------------------------------------------------- plumbing
+
+    def _lock(self) -> contextlib.AbstractContextManager[None]:
+        # One process at a time in the cache; other machines are kept apart by the push.
+        try:
+            if not self.cache.is_dir():
+                self.cache.mkdir(parents=True, exist_ok=True)
+                # A cache, never to be committed to the repository being gated.
+                (self.cache.parent / ".gitignore").write_text("*\n", encoding="utf-8")
+        except OSError as exc:
+            raise LedgerError(
+                f"cannot create the git ledger cache: {exc.strerror}", file=str(self.cache)
+            ) from None
+        return locked(self.cache / "lock", timeout=DEFAULT_TIMEOUT)
+
+    def _ensure_repo(self) -> None:
+        if (self._repo / "HEAD").exists():
+            return
+        self._git.out("init", "--quiet", "--bare", str(self._repo))
+        self._git.out("config", "remote.origin.url", self.remote.url)
+        # With a fetch refspec, a push also moves the remote-tracking ref: no extra command.
+        refspec = f"+refs/heads/{self._location.branch}:{self._ref}"
+        self._git.out("config", "remote.origin.fetch", refspec)
+        self._git.out("config", "gc.auto", "0")
+
+    def _fetch(self) -> str | None:
+        """Fetch the branch; its commit, or None when the branch does not exist yet."""
+        refspec = f"+refs/heads/{self._location.branch}:{self._ref}"
+        result = self._git.run("fetch", "--quiet", "--no-tags", "origin", refspec)
+        if result.code == 0:
+            return self._local_commit()
+        if _MISSING_REF in result.stderr:
+            self._git.run("update-ref", "-d", self._ref)
+            return None
+        raise LedgerUnavailable(f"cannot fetch {self.location}: {result.last_error}")
+
+    def _local_commit(self) -> str | None:
+        # Fetch and push write the tracking ref as a loose file (gc never runs here): reading
+        # it saves a git process in the window between fetch and push.
+        try:
+            text = (self._repo / self._ref).read_text(encoding="ascii").strip()
+            if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", text):
+                return text
+        except (OSError, UnicodeDecodeError):
+            pass
+        result = self._git.run("rev-parse", "--verify", "--quiet", self._ref + "^{commit}")
+        if result.code != 0:
+            return None
+        return result.stdout.decode().strip() or None
+
+    def _read(self, commit: str | None) -> tuple[Head, bytes]:
+        if commit is None:
+            return EMPTY_HEAD, b""
+        # Both files in one ``cat-file --batch``: "<sha> <type> <size>\n<content>\n" each.
+        names = f"{commit}:{HEAD_FILE}\n{commit}:{RECORDS_FILE}\n".encode()
+        out = self._git.out("cat-file", "--batch", stdin=names)
+        blobs = []
+        position = 0
+        for _ in range(2):
+            end = out.index(b"\n", position)
+            header = out[position:end].split()
+            if len(header) != 3 or header[1] != b"blob":
+                raise LedgerError(
+                    f"the branch does not hold a ledger ({HEAD_FILE} and {RECORDS_FILE})",
+                    subject=self.location,
+                )
+            size = int(header[2])
+            blobs.append(out[end + 1 : end + 1 + size])
+            position = end + 1 + size + 1
+        return decode_head(blobs[0], f"{self.location}:{HEAD_FILE}"), blobs[1]
+
+    def _load(self, commit: str | None, state: StateBuilder) -> tuple[Head, bytes]:
+        head, records = self._read(commit)
+        name = f"{self.location}:{RECORDS_FILE}"
+        replay(io.BytesIO(records[: head.chain.size]), head, state, name)
+        if len(records) != head.chain.size:
+            raise ChainError(
+                "the records file does not end where the ledger's head says",
+                seq=head.chain.seq + 1,
+                file=name,
+                hint=TAMPER_HINT,
+            )
+        self._check_known(head, records, name)
+        return head, records
+
+    def _check_known(self, head: Head, records: bytes, name: str) -> None:
+        """The record this cache last verified must still be there, unchanged."""
+        try:
+            known = json.loads(self._known.read_text(encoding="utf-8"))
+            seq, digest = int(known["seq"]), str(known["hash"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        if seq == 0:
+            return
+        lines = records.split(b"\n")
+        if seq > head.chain.seq or line_hash(lines[seq - 1]) != digest:
+            raise ChainError(
+                f"this runner verified record {seq} before, and the remote no longer has it "
+                "unchanged: the branch's history was rewritten",
+                seq=seq,
+                file=name,
+                hint=f"if the rewrite was deliberate, delete {self._known}",
+            )
+
+    def _remember(self, head: ChainHead) -> None:
+        data = json.dumps({"seq": head.seq, "hash": head.hash}).encode()
+        tmp = self._known.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, self._known)
+
+    def _commit(self, parent: str | None, records: bytes, head: Head, message: str) -> str:
+        with tempfile.TemporaryDirectory(dir=self.cache) as scratch:
+            head_path = Path(scratch, HEAD_FILE)
+            head_path.write_bytes(encode_head(head))
+            records_path = Path(scratch, RECORDS_FILE)
+            records_path.write_bytes(records)
+            shas = self._git.out(
+                "hash-object", "-w", "--", str(head_path), str(records_path)
+            ).split()
+        head_blob, records_blob = (sha.decode() for sha in shas)
+        listing = (
+            f"100644 blob {head_blob}\t{HEAD_FILE}\n100644 blob {records_blob}\t{RECORDS_FILE}\n"
+        )
+        tree = self._git.out("mktree", stdin=listing.encode()).decode().strip()
+        args = ["commit-tree", tree, "-m", message]
+        if parent is not None:
+            args += ["-p", parent]
+        return self._git.out(*args).decode().strip()
+
+    def _push(self, commit: str) -> bool:
+        """Push ``commit`` to the branch: True when it landed, False when the remote moved on
+        (rejected: another pipeline pushed first); ``LedgerUnavailable`` when unreachable."""
+        refspec = f"{commit}:refs/heads/{self._location.branch}"
+        result = self._git.run("push", "--porcelain", "--quiet", "origin", refspec)
+        if result.code == 0:
+            return True
+        flags = [line[:1] for line in result.stdout.decode("utf-8", "replace").splitlines()]
+        if "!" in flags:
+            return False
+        raise LedgerUnavailable(f"cannot push to {self.location}: {result.last_error}")
+
+    def _pause(self, attempt: int) -> None:
+        # Full jitter: concurrent pipelines that collided do not collide again in lockstep.
+        limit = min(self._max_backoff, self._backoff * (2**attempt))
+        time.sleep(random.uniform(0, limit))  # noqa: S311 - not cryptographic
+
+    # ------------------------------------------------------------------- the store
+
+    def snapshot(self, now: dt.datetime) -> Snapshot:
+        """The findings as of ``now``: the remote's, or the local copy when it is
+        unreachable, pending operations included."""
+        with self._lock():
+            self._ensure_repo()
+            offline = None
+            try:
+                commit = self._fetch()
+            except LedgerUnavailable as exc:
+                offline = exc.message
+                commit = self._local_commit()
+            state = StateBuilder()
+            head, _ = self._load(commit, state)
+            queued = self._queue.load()
+            if queued:
+                build_batch(state, head.chain, (), [q.operation for q in queued])
+        return Snapshot(state.freeze(now), self.location, len(queued), offline)
+
+    def commit(self, operations: Sequence[Operation]) -> CommitOutcome:
+        """Queue ``operations``, then push every queued one (see the module docstring)."""
+        with self._lock():
+            self._ensure_repo()
+            self._queue.add(operations)
+            queued = self._queue.load()
+            ops = [q.operation for q in queued]
+            earlier = len(queued) - len(operations)
+            reason = ""
+            for attempt in range(self._tries):
+                if attempt:
+                    self._pause(attempt - 1)
+                try:
+                    parent = self._fetch()
+                except LedgerUnavailable as exc:
+                    reason = exc.message
+                    break
+                state = StateBuilder()
+                head, records = self._load(parent, state)
+                self._remember(head.chain)
+                batch = build_batch(state, head.chain, (), ops)
+                if batch.linked.data:
+                    new_head = Head(batch.linked.head)
+                    commit = self._commit(
+                        parent, records + batch.linked.data, new_head, _message(ops)
+                    )
+                    try:
+                        landed = self._push(commit)
+                    except LedgerUnavailable as exc:
+                        reason = exc.message
+                        break
+                    if not landed:
+                        reason = f"the remote rejected {attempt + 1} pushes (others pushed first)"
+                        continue
+                    self._remember(new_head.chain)
+                self._queue.remove(q.path for q in queued)
+                return CommitOutcome(
+                    stored=batch.stored,
+                    records=len(batch.linked.records),
+                    pending=0,
+                    synced=max(earlier, 0),
+                    dropped=batch.dropped,
+                )
+            return CommitOutcome(stored=0, records=0, pending=len(queued), reason=reason)
+
+    def verify(self) -> VerifyReport:
+        """Fetch (when reachable) and check every record of the branch."""
+        notes: list[str] = []
+        state = StateBuilder()
+        problem = None
+        with self._lock():
+            self._ensure_repo()
+            try:
+                commit = self._fetch()
+            except LedgerUnavailable as exc:
+                notes.append(f"remote unreachable ({exc.message}); verified the local copy")
+                commit = self._local_commit()
+            try:
+                head, _ = self._load(commit, state)
+                if commit is not None:
+                    self._remember(head.chain)
+            except ChainError as exc:
+                problem = exc
+            if commit is None:
+                notes.append("the branch has no records yet")
+            pending = self._queue.count()
+            if pending:
+                notes.append(f"{pending} operation(s) pending in {self._queue.folder}")
+        return VerifyReport(self.location, state.records, state.head, problem, tuple(notes))
+
+
+def _message(ops: Sequence[Operation]) -> str:
+    runs = [op for op in ops if isinstance(op, RunOp)]
+    if len(ops) == 1 and runs:
+        return f"compliancegate: run {runs[0].run_id} ({runs[0].decision})"
+    return f"compliancegate: {len(ops)} operation(s), {len(runs)} run(s)"

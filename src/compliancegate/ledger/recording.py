@@ -1,0 +1,97 @@
+"""What ``check`` asks of the ledger and writes to it; failures become notices.
+
+The gate's decision never depends on the ledger being reachable: a store that cannot be read
+or written adds a notice to the report (pending records, an unreachable remote, a ledger
+that fails verification) and the run goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from compliancegate.ledger.breakfix import open_break_fix
+from compliancegate.ledger.interface import CommitOutcome, LedgerError, LedgerStore
+from compliancegate.ledger.observe import RunContext, observe
+from compliancegate.model import CheckReport, Notice, OpenBreakFix
+
+
+class LedgerBreakFix:
+    """``check.BreakFixSource`` over a store: the open break-fix findings, read once."""
+
+    def __init__(self, store: LedgerStore, now: dt.datetime) -> None:
+        """Findings are read from ``store`` with clocks evaluated at ``now``."""
+        self._store = store
+        self._now = now
+        self._notices: list[Notice] = []
+
+    @property
+    def notices(self) -> tuple[Notice, ...]:
+        """What the report should say about reading the ledger."""
+        return tuple(self._notices)
+
+    def open_break_fix(self) -> tuple[OpenBreakFix, ...]:
+        """The open break-fix findings; none (and a notice) when the ledger cannot be read."""
+        try:
+            snapshot = self._store.snapshot(self._now)
+        except LedgerError as exc:
+            self._notices.append(
+                Notice(
+                    "ledger-unavailable",
+                    "open break-fix findings could not be read, so none blocked this "
+                    f"release: {exc}",
+                    exc.file,
+                )
+            )
+            return ()
+        if snapshot.offline:
+            self._notices.append(
+                Notice(
+                    "ledger-offline",
+                    f"{self._store.location} could not be reached ({snapshot.offline}); open "
+                    "break-fix findings were read from the local copy",
+                )
+            )
+        return open_break_fix(snapshot.state)
+
+
+def record_run(store: LedgerStore, report: CheckReport, context: RunContext) -> tuple[Notice, ...]:
+    """Append the run and its changes in findings; notices for the report."""
+    try:
+        outcome = store.commit([observe(report, context)])
+    except LedgerError as exc:
+        text = f"this run was not recorded (it is kept pending where possible): {exc}"
+        return (Notice("ledger-error", text, exc.file, exc.line),)
+    return outcome_notices(outcome, store.location)
+
+
+def outcome_notices(outcome: CommitOutcome, location: str) -> tuple[Notice, ...]:
+    """Notices for what a commit did that the user should know."""
+    notices = []
+    if outcome.pending:
+        notices.append(
+            Notice(
+                "ledger-pending",
+                f"{outcome.pending} operation(s), this one included, are kept locally and not "
+                f"yet recorded in {location}; the next run records them"
+                + (f" ({outcome.reason})" if outcome.reason else ""),
+            )
+        )
+    if outcome.synced:
+        notices.append(
+            Notice(
+                "ledger-synced",
+                f"recorded {outcome.synced} operation(s) that earlier runs kept pending",
+            )
+        )
+    for dropped in outcome.dropped:
+        text = f"a pending operation no longer applies: {dropped}"
+        notices.append(Notice("ledger-dropped", text))
+    for part in outcome.recovered:
+        notices.append(
+            Notice(
+                "ledger-recovered",
+                f"an interrupted append was set aside in {part} (a ledger.recovered record "
+                "says so); no earlier record was lost",
+            )
+        )
+    return tuple(notices)
