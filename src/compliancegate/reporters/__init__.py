@@ -9,17 +9,26 @@ dependencies (``junit_xml``, ``xml.etree``) only when rendering.
 from __future__ import annotations
 
 from compliancegate.errors import UsageError
+from compliancegate.reporters.github import GitHubReporter
 from compliancegate.reporters.interface import Reporter
 from compliancegate.reporters.json_report import JsonReporter
 from compliancegate.reporters.junit import JUnitReporter
 from compliancegate.reporters.markdown import MarkdownReporter
+from compliancegate.reporters.sarif import SarifReporter
 from compliancegate.reporters.text import TextReporter
 
 __all__ = ["REPORTERS", "Reporter", "get_reporter"]
 
 REPORTERS: dict[str, Reporter] = {
     reporter.name: reporter
-    for reporter in (TextReporter(), JsonReporter(), JUnitReporter(), MarkdownReporter())
+    for reporter in (
+        TextReporter(),
+        JsonReporter(),
+        JUnitReporter(),
+        MarkdownReporter(),
+        SarifReporter(),
+        GitHubReporter(),
+    )
 }
 """Every output format by name; the single source of ``--format`` choices."""
 
