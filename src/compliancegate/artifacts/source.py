@@ -8,7 +8,10 @@ turning bytes into a tree, happens once however many formats and policies look a
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,23 @@ from compliancegate.loading.safe_yaml import YamlDocument, load_documents
 HEAD_BYTES = 64 * 1024
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 """Largest artifact read by default; set ``limits.max_artifact_bytes`` in the config to change."""
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a parser builds a large tree.
+
+    A parsed document is acyclic, yet every few hundred allocations the collector rescans
+    the young objects, which costs about half the time of reading a 50,000-component SBOM;
+    reference counting still frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Source:
@@ -86,7 +106,8 @@ class Source:
         if not text.strip():
             raise self.error("empty file, expected JSON")
         try:
-            return json.loads(text)
+            with _collector_paused():
+                return json.loads(text)
         except json.JSONDecodeError as exc:
             problem = "truncated JSON" if exc.pos >= len(text.rstrip()) else "invalid JSON"
             raise self.error(
