@@ -40,6 +40,7 @@ def test_sigstore_bundle_with_slsa_v1() -> None:
                 "sha256": "06ce330900a7d6403bc8d88e5dfad6aeeb8ae40179f66bb89e69c8bf6f6b1a0b"
             },
             "source": BCR,
+            "artifact": None,  # MODULE.bazel does not ship beside the bundle
         }
     ]
     assert doc["builder_id"] == (
@@ -371,3 +372,43 @@ def test_mutated_payloads(tmp_path_factory: pytest.TempPathFactory, data: st.Dat
     path = tmp_path_factory.mktemp("fuzz") / "vsa.dsse.jsonl"
     path.write_text(json.dumps(original), encoding="utf-8")
     read_hostile(path, "provenance")
+
+
+def test_a_subject_shipped_beside_its_provenance_is_checked_against_its_digest(
+    tmp_path: Path,
+) -> None:
+    import hashlib
+
+    from compliancegate.artifacts.selection import ArtifactStore
+
+    released = tmp_path / "app.tar.gz"
+    released.write_bytes(b"the released bytes")
+    good = hashlib.sha256(b"the released bytes").hexdigest()
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "subject": [
+            {"name": "dist/app.tar.gz", "digest": {"sha256": good}},
+            {"name": "../../etc/passwd", "digest": {"sha256": good}},
+            {"name": "elsewhere.bin", "digest": {"sha256": good}},
+        ],
+        "predicate": {"runDetails": {"builder": {"id": "https://builder.example"}}},
+    }
+    provenance = tmp_path / "app.intoto.json"
+    provenance.write_text(json.dumps(statement))
+
+    def subjects() -> list[Any]:
+        store = ArtifactStore([tmp_path])
+        entry = next(e for e in store.files if e.path.name == "app.intoto.json")
+        (artifact,) = store.artifacts(entry, store.format_for(entry, "provenance"))
+        return [s["artifact"] for s in artifact.document["subjects"]]
+
+    first, outside, absent = subjects()
+    assert first is not None
+    assert first["digest_matches"] is True
+    assert first["path"].endswith("app.tar.gz")
+    # Only the name's last part is looked up, beside the provenance: never ../../etc/passwd.
+    assert outside is None
+    assert absent is None
+    released.write_bytes(b"tampered after the build")
+    assert subjects()[0]["digest_matches"] is False

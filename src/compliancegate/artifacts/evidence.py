@@ -13,18 +13,17 @@ refused, dates as ISO 8601 strings).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
 
+from compliancegate.artifacts.digests import TooLarge, sha256_file
 from compliancegate.artifacts.source import Source
 from compliancegate.errors import ArtifactError, LoadError
 from compliancegate.model import Artifact
 
 KIND = "evidence"
 SUFFIXES = (".evidence.yaml", ".evidence.yml")
-_CHUNK = 1024 * 1024
 _SIDECAR_KEY = re.compile(rb"^(?:sha256|collected_at|attested_by|type)\s*:", re.MULTILINE)
 """A top-level key only an evidence sidecar has together with its name."""
 
@@ -117,28 +116,22 @@ def _sibling_display(display: str, name: str) -> str:
 
 def _sha256(target: Path, target_display: str, source: Source) -> str:
     """SHA-256 of the described file, streamed, under the artifact size limit."""
-    digest = hashlib.sha256()
-    read = 0
     try:
-        if target.is_dir():
-            raise _missing(source, target_display, "is a directory, not a file")
-        with target.open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                read += len(chunk)
-                if read > source.max_bytes:
-                    raise source.error(
-                        f"{target_display}, described by {source.display}, is larger than the "
-                        f"{source.max_bytes:,}-byte artifact limit",
-                        hint="raise limits.max_artifact_bytes in compliancegate.yaml",
-                    )
-                digest.update(chunk)
+        return sha256_file(target, source.max_bytes)
+    except TooLarge:
+        raise source.error(
+            f"{target_display}, described by {source.display}, is larger than the "
+            f"{source.max_bytes:,}-byte artifact limit",
+            hint="raise limits.max_artifact_bytes in compliancegate.yaml",
+        ) from None
+    except IsADirectoryError:
+        raise _missing(source, target_display, "is a directory, not a file") from None
     except FileNotFoundError:
         raise _missing(source, target_display, "does not exist") from None
     except PermissionError:
         raise _missing(source, target_display, "cannot be read (permission denied)") from None
     except OSError as exc:
         raise _missing(source, target_display, f"cannot be read ({exc.strerror or exc})") from None
-    return digest.hexdigest()
 
 
 def _missing(source: Source, target_display: str, problem: str) -> ArtifactError:

@@ -28,8 +28,10 @@ import base64
 import binascii
 import json
 import re
+from pathlib import PurePosixPath
 from typing import Any
 
+from compliancegate.artifacts.digests import TooLarge, sha256_file
 from compliancegate.artifacts.source import Source
 from compliancegate.errors import ArtifactError
 from compliancegate.model import Artifact
@@ -45,6 +47,45 @@ _SNIFF = re.compile(
     rb'|"payloadType"\s*:\s*"application/vnd\.in-toto\+json"'
     rb'|"mediaType"\s*:\s*"application/vnd\.dev\.sigstore\.bundle'
 )
+
+
+def released_artifact(source: Source, name: str | None, digest: Any) -> dict[str, Any] | None:
+    """The released file a subject names, when it ships beside the provenance, and whether
+    its SHA-256 is the one the provenance attests.
+
+    Only the name's last part is looked up, in the provenance file's own folder (where
+    slsa-github-generator and ``gh attestation download`` put them): a subject name is
+    attacker-controlled and must not reach outside the release folder. None when no such
+    file is there; ``digest_matches`` is None when the subject gives no sha256.
+    """
+    if not name:
+        return None
+    base = PurePosixPath(name.replace("\\", "/")).name
+    if base in ("", ".", ".."):
+        return None
+    candidate = source.path.parent / base
+    if not candidate.is_file():
+        return None
+    folder, sep, _ = source.display.rpartition("/")
+    shown = f"{folder}{sep}{base}"
+    try:
+        actual = sha256_file(candidate, source.max_bytes)
+    except TooLarge:
+        raise source.error(
+            f"{shown}, a subject of this provenance, is larger than the "
+            f"{source.max_bytes:,}-byte artifact limit",
+            hint="raise limits.max_artifact_bytes in compliancegate.yaml",
+        ) from None
+    except OSError as exc:
+        raise source.error(
+            f"{shown}, a subject of this provenance, cannot be read: {exc}"
+        ) from None
+    expected = digest.get("sha256") if isinstance(digest, dict) else None
+    return {
+        "path": shown,
+        "sha256": actual,
+        "digest_matches": None if not isinstance(expected, str) else expected.lower() == actual,
+    }
 
 
 class Provenance:
@@ -192,11 +233,14 @@ class _Reader:
         subjects = []
         for i, subject in enumerate(self.sequence(value["subject"], "subject")):
             subject = self.mapping(subject, f"subject[{i}]")
+            name = _string(subject.get("name"))
+            digest = self.digest(subject.get("digest"), f"subject[{i}].digest")
             subjects.append(
                 {
-                    "name": _string(subject.get("name")),
-                    "digest": self.digest(subject.get("digest"), f"subject[{i}].digest"),
+                    "name": name,
+                    "digest": digest,
                     "source": self.source.display,
+                    "artifact": released_artifact(self.source, name, digest),
                 }
             )
         raw_predicate = value.get("predicate")
