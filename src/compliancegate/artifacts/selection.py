@@ -309,7 +309,8 @@ class ArtifactStore:
             try:
                 artifact = read_repository(start, self.git_base)
             except NotARepository as exc:
-                self._git = Selection((), (), (), missing=str(exc))
+                # One line: it becomes a violation message; the hint is for errors.
+                self._git = Selection((), (), (), missing=f"{exc.file}: {exc.message}")
             except ArtifactError as exc:
                 self._git = Selection((), (exc,), ())
             else:
