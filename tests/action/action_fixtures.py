@@ -14,32 +14,11 @@ from typing import Any
 
 from gha_runner import ActionRun, Runner, clean_env
 
+from snippets import TINY_REGISTER
+
 REPO = Path(__file__).resolve().parents[2]
 NOW = "2026-11-21T12:00:00Z"
 
-TINY_REGISTER = """\
-apiVersion: compliancegate/v1
-kind: Register
-metadata:
-  name: tiny
-  owner: compliance@example.com
-  reviewed: 2026-10-01
-  review_every_days: 365
-standards:
-  - id: tiny-std
-    title: Tiny Standard
-    version: "1.0"
-    effective: 2020-01-01
-    controls:
-      - id: VULN-1
-        title: Known vulnerabilities are fixed
-        severity: high
-        clause: security-incident
-      - id: CFG-1
-        title: Configuration is hardened
-        severity: moderate
-        clause: break-fix
-"""
 
 TINY_POLICIES = """\
 apiVersion: compliancegate/v1

@@ -6,27 +6,29 @@ from __future__ import annotations
 
 import json
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
+from artifact_corpus import FIXTURES, document, fixture
+from artifact_corpus import read_hostile as read_hostile_as
 from hypothesis import strategies as st
 
 from compliancegate.artifacts.registry import detect, get_format
 from compliancegate.artifacts.source import Source
 from compliancegate.check import CheckOptions, run_check
-from compliancegate.errors import ArtifactError
 from compliancegate.model import Artifact, CheckReport
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-
-HANG_SECONDS = 5.0
-"""A parse of a small hostile file taking longer than this counts as a hang."""
-
-
-def fixture(relative: str) -> Path:
-    """A corpus file under ``tests/fixtures``."""
-    return FIXTURES / relative
+# The corpus location and document reading are shared with the SBOM and scanner tests.
+__all__ = [
+    "FIXTURES",
+    "detected",
+    "document",
+    "fixture",
+    "gate",
+    "mutated",
+    "parse",
+    "read_hostile",
+]
 
 
 def parse(path: Path, format_name: str, display: str | None = None) -> list[Artifact]:
@@ -40,14 +42,6 @@ def parse(path: Path, format_name: str, display: str | None = None) -> list[Arti
     return artifacts
 
 
-def document(relative: str, format_name: str) -> dict[str, Any]:
-    """The one normalized document of the corpus file ``relative``."""
-    (artifact,) = parse(fixture(relative), format_name, relative)
-    assert artifact.path == relative
-    result: dict[str, Any] = artifact.document
-    return result
-
-
 def detected(path: Path) -> str | None:
     """The name of the format detected for ``path``, or None."""
     fmt = detect(Source(path, path.name))
@@ -57,17 +51,7 @@ def detected(path: Path) -> str | None:
 def read_hostile(path: Path, format_name: str) -> None:
     """Detect ``path`` and parse it as ``format_name``: documents or an ``ArtifactError``
     naming the file, never another exception, and quickly."""
-    started = time.monotonic()
-    detect(Source(path, path.name))
-    fmt = get_format(format_name)
-    assert fmt is not None
-    try:
-        for artifact in fmt.parse(Source(path, path.name)):
-            json.dumps(artifact.document)
-    except ArtifactError as exc:
-        assert exc.file == path.name
-        assert exc.message
-    assert time.monotonic() - started < HANG_SECONDS
+    read_hostile_as(path, (format_name,))
 
 
 @st.composite

@@ -19,33 +19,12 @@ import pytest
 from click.testing import CliRunner
 
 from compliancegate.cli import run
+from snippets import TINY_REGISTER
 
 NOW = "2026-11-21T12:00:00Z"
 """The pinned clock of every CLI test (``COMPLIANCEGATE_NOW``)."""
 
-REGISTER_YAML = """\
-apiVersion: compliancegate/v1
-kind: Register
-metadata:
-  name: tiny
-  owner: compliance@example.com
-  reviewed: 2026-10-01
-  review_every_days: 365
-standards:
-  - id: tiny-std
-    title: Tiny Standard
-    version: "1.0"
-    effective: 2020-01-01
-    controls:
-      - id: VULN-1
-        title: Known vulnerabilities are fixed
-        severity: high
-        clause: security-incident
-      - id: CFG-1
-        title: Configuration is hardened
-        severity: moderate
-        clause: break-fix
-"""
+REGISTER_YAML = TINY_REGISTER
 """A register with two controls: ``tiny-std:VULN-1`` and ``tiny-std:CFG-1``."""
 
 POLICIES_YAML = """\
