@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from compliancegate.artifacts.numbers import whole_number
 from compliancegate.artifacts.raw_xml import local_name
 from compliancegate.artifacts.sniffing import xml_root
 from compliancegate.artifacts.source import Source
@@ -134,7 +135,8 @@ def _files(root: Any, source: Source) -> dict[str, _File]:
                 entry.hits[number] = max(hits, entry.hits.get(number, 0))
                 condition = _CONDITION.search(line.get("condition-coverage") or "")
                 if line.get("branch") == "true" and condition:
-                    taken, total = int(condition.group(1)), int(condition.group(2))
+                    taken = _int(condition.group(1), f"branches of line {number}", source)
+                    total = _int(condition.group(2), f"branches of line {number}", source)
                     if taken > total:
                         raise source.error(f"line {number} of {path}: {taken} of {total} branches")
                     known = entry.branches.get(number, (0, 0))
@@ -145,10 +147,10 @@ def _files(root: Any, source: Source) -> dict[str, _File]:
 def _int(text: str | None, what: str, source: Source) -> int:
     # Hit counts can be large, but a count with hundreds of digits is a malformed or hostile
     # file (and int() of a huge string is slow).
-    value = (text or "").strip()
-    if not value.isdigit() or len(value) > 18:
-        raise source.error(f"{what} is not a whole number: {value[:40]!r}")
-    return int(value)
+    number = whole_number(text)
+    if number is None:
+        raise source.error(f"{what} is not a whole number: {(text or '').strip()[:40]!r}")
+    return number
 
 
 def _count(root: Any, attribute: str, source: Source) -> int | None:

@@ -19,6 +19,7 @@ import math
 import re
 from typing import Any
 
+from compliancegate.artifacts.numbers import whole_number
 from compliancegate.artifacts.raw_xml import local_name
 from compliancegate.artifacts.sniffing import xml_root
 from compliancegate.artifacts.source import Source
@@ -177,14 +178,11 @@ def _location_from_text(outcome: Any) -> tuple[str | None, int | None]:
     match = _PYTHON_LOCATION.match(lines[-1]) if lines else None
     if match is None or match.group("file").startswith("/"):
         return None, None
-    return match.group("file"), int(match.group("line"))
+    return match.group("file"), whole_number(match.group("line"), 9)
 
 
 def _int(value: str | None) -> int | None:
-    text = _text(value)
-    if text is None or not text.isdigit() or len(text) > 9:
-        return None
-    return int(text)
+    return whole_number(_text(value), 9)
 
 
 def _seconds(value: str | None) -> float | None:

@@ -21,8 +21,6 @@ class Kind:
 
     name: str
     description: str
-    list_field: str | None = None
-    """The list that holds the kind's items, for kinds whose documents combine."""
     merge: Callable[[Sequence[Artifact]], Any] | None = None
     """Combines the documents of several files into one; None: each file on its own."""
     key_fields: tuple[str, ...] = ()
@@ -90,7 +88,6 @@ KINDS: dict[str, Kind] = {
         Kind(
             "vulnerabilities",
             "known vulnerabilities from Trivy, Grype, CycloneDX VEX and SARIF scanners",
-            list_field="vulnerabilities",
             merge=_concat("vulnerabilities"),
             # Not `target`: every scanner names what it scanned differently, and the same
             # advisory in the same package version is one thing to fix.
@@ -99,14 +96,12 @@ KINDS: dict[str, Kind] = {
         Kind(
             "findings",
             "SARIF results from static analysers, secret scanners and linters",
-            list_field="findings",
             merge=_concat("findings"),
             key_fields=("tool", "rule_id", "file", "fingerprint", "message"),
         ),
         Kind(
             "tests",
             "test results from JUnit XML (pytest, Surefire, jest-junit, go-junit-report...)",
-            list_field="cases",
             merge=_merge_tests,
             key_fields=("suite", "name"),
         ),
@@ -118,13 +113,11 @@ KINDS: dict[str, Kind] = {
         Kind(
             "sbom",
             "software bills of materials (CycloneDX, SPDX); each file on its own",
-            list_field="components",
             key_fields=("name", "version", "purl"),
         ),
         Kind(
             "provenance",
             "in-toto statements and SLSA provenance, bare or in DSSE envelopes",
-            list_field="subjects",
             key_fields=("name",),
         ),
         Kind("git", "the repository being gated: commit, branch, signature, changes"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from compliancegate.artifacts.numbers import whole_number
 from compliancegate.artifacts.sniffing import first_line
 from compliancegate.artifacts.source import Source
 from compliancegate.model import Artifact
@@ -62,7 +63,7 @@ class Lcov:
             elif key in _RECORDS:
                 if current is None:
                     raise source.error(f"{key}: outside an SF: record", line=number)
-                _RECORDS[key](current, _numbers(value, key, source, number), source, number)
+                _RECORDS[key](current, _numbers(value, key, source, number))
             elif key == "TN" or (key.isalpha() and key.isupper()):
                 continue  # test names, functions (FN, FNDA, FNF, FNH), VER and the like
             else:
@@ -142,9 +143,9 @@ def _numbers(value: str, key: str, source: Source, line: int) -> list[int | None
         text = part.strip()
         if text == "-" and key == "BRDA":
             numbers.append(None)
-        elif text.isdigit() and len(text) <= _MAX_NUMBER_DIGITS:
-            numbers.append(int(text))
-        elif key == "DA" and text.startswith("-") and text[1:].isdigit():
+        elif (number := whole_number(text)) is not None:
+            numbers.append(number)
+        elif key == "DA" and text.startswith("-") and whole_number(text[1:]) is not None:
             # Some gcov versions wrote negative hit counts on overflow; the line was run.
             numbers.append(1)
         else:
@@ -152,18 +153,18 @@ def _numbers(value: str, key: str, source: Source, line: int) -> list[int | None
     return numbers
 
 
-def _da(file: _File, n: list[int | None], source: Source, line: int) -> None:
+def _da(file: _File, n: list[int | None]) -> None:
     number, hits = n[0] or 0, n[1] or 0
     file.hits[number] = file.hits.get(number, 0) + hits
 
 
-def _brda(file: _File, n: list[int | None], source: Source, line: int) -> None:
+def _brda(file: _File, n: list[int | None]) -> None:
     key = (n[0] or 0, n[1] or 0, n[2] or 0)
     file.branches[key] = file.branches.get(key, False) or bool(n[3])
 
 
 def _summary(name: str) -> Any:
-    def record(file: _File, n: list[int | None], source: Source, line: int) -> None:
+    def record(file: _File, n: list[int | None]) -> None:
         setattr(file, name, getattr(file, name) + (n[0] or 0))
 
     return record

@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from pathlib import PurePosixPath
 from typing import Any
 
 from compliancegate.artifacts.digests import TooLarge, sha256_file
-from compliancegate.artifacts.source import Source
+from compliancegate.artifacts.source import Source, parse_json
 from compliancegate.errors import ArtifactError
 from compliancegate.model import Artifact
 
@@ -64,7 +63,10 @@ def released_artifact(source: Source, name: str | None, digest: Any) -> dict[str
     if base in ("", ".", ".."):
         return None
     candidate = source.path.parent / base
-    if not candidate.is_file():
+    try:
+        if not candidate.is_file():
+            return None
+    except OSError:  # a name too long for the file system names no released file
         return None
     folder, sep, _ = source.display.rpartition("/")
     shown = f"{folder}{sep}{base}"
@@ -128,14 +130,7 @@ def _json_documents(source: Source) -> list[tuple[int, Any]]:
     for number, line in enumerate(source.text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            documents.append((number, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise source.error(
-                f"invalid JSON Lines: {exc.msg} (column {exc.colno})", line=number
-            ) from None
-        except RecursionError:
-            raise source.error("JSON nesting too deep", line=number) from None
+        documents.append((number, parse_json(line, source, what="JSON Lines", line=number)))
     if not documents:
         raise source.error("empty file, expected an attestation")
     return documents
@@ -210,13 +205,12 @@ class _Reader:
         except (binascii.Error, ValueError):
             raise self.error("DSSE payload is not valid base64") from None
         try:
-            statement = json.loads(raw.decode("utf-8"))
+            payload = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise self.error("DSSE payload is not UTF-8 text") from None
-        except json.JSONDecodeError as exc:
-            raise self.error(f"DSSE payload is not JSON: {exc.msg}") from None
-        except RecursionError:
-            raise self.error("DSSE payload: JSON nesting too deep") from None
+        statement = parse_json(
+            payload, self.source, what=self.where + "JSON in the DSSE payload", line=self.line
+        )
         return self.mapping(statement, "DSSE payload")
 
     def statement(self, value: dict[str, Any], envelope: dict[str, Any] | None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compliancegate.artifacts import jsonread as jr
+from compliancegate.artifacts.numbers import whole_number
 from compliancegate.artifacts.source import Source
 from compliancegate.model import Artifact
 
@@ -62,7 +63,6 @@ class Run:
 
     def __init__(self, reader: jr.Reader, run: dict[str, Any], path: str) -> None:
         self.reader = reader
-        self.path = path
         tool = reader.obj(run.get("tool"), f"{path}.tool")
         self.driver = reader.obj(tool.get("driver"), f"{path}.tool.driver")
         self.tool_name = jr.text(self.driver.get("name"))
@@ -147,7 +147,9 @@ class Run:
 
 def _argument(arguments: list[Any], match: re.Match[str]) -> str:
     # SARIF arguments are strings; a placeholder without a usable argument stays as written.
-    index = int(match.group(1))
+    index = whole_number(match.group(1))
+    if index is None:
+        return match.group(0)
     value = arguments[index] if index < len(arguments) else None
     if isinstance(value, str):
         return value

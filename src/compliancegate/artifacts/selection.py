@@ -239,6 +239,14 @@ class ArtifactStore:
                 cached = exc
             except RecursionError:
                 cached = ArtifactError("nesting too deep to read", file=entry.display)
+            except Exception as exc:
+                # Fail closed at the one place every parser is called: the policies reading
+                # this file end in error (which blocks) and every other result is kept.
+                cached = ArtifactError(
+                    f"the {fmt.name} parser failed: {type(exc).__name__}: {exc}",
+                    file=entry.display,
+                    hint="this is a bug in compliancegate; please report it with the file",
+                )
             self._parsed[key] = cached
         if isinstance(cached, ArtifactError):
             raise cached

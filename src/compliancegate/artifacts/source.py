@@ -48,6 +48,7 @@ class Source:
         self.path = path
         self.display = display
         self.max_bytes = max_bytes
+        self._too_large: ArtifactError | None = None
 
     def error(
         self, message: str, *, line: int | None = None, hint: str | None = None
@@ -80,12 +81,15 @@ class Source:
     @cached_property
     def data(self) -> bytes:
         """The whole file, refused when larger than ``max_bytes``."""
+        if self._too_large is not None:  # sniffers ask again after a refusal; read once
+            raise self._too_large
         data = self._open_read(self.max_bytes + 1)
         if len(data) > self.max_bytes:
-            raise self.error(
+            self._too_large = self.error(
                 f"larger than the {self.max_bytes:,}-byte artifact limit",
                 hint="raise limits.max_artifact_bytes in compliancegate.yaml if this is expected",
             )
+            raise self._too_large
         return data
 
     @cached_property
@@ -105,18 +109,7 @@ class Source:
         text = self.text
         if not text.strip():
             raise self.error("empty file, expected JSON")
-        try:
-            with _collector_paused():
-                return json.loads(text)
-        except json.JSONDecodeError as exc:
-            problem = "truncated JSON" if exc.pos >= len(text.rstrip()) else "invalid JSON"
-            raise self.error(
-                f"{problem}: {exc.msg} (column {exc.colno})", line=exc.lineno
-            ) from None
-        except RecursionError:
-            raise self.error("JSON nesting too deep") from None
-        except ValueError:  # an integer literal beyond Python's 4300-digit conversion limit
-            raise self.error("invalid JSON: a number too long to read") from None
+        return parse_json(text, self)
 
     @cached_property
     def yaml(self) -> list[YamlDocument]:
@@ -139,6 +132,8 @@ class Source:
             raise self.error(f"invalid TOML: {exc}") from None
         except RecursionError:
             raise self.error("TOML nesting too deep") from None
+        except ValueError:  # an integer beyond Python's 4,300-digit conversion limit
+            raise self.error("invalid TOML: a number too long to read") from None
 
     @cached_property
     def xml(self) -> Any:
@@ -171,3 +166,20 @@ def _iso_dates(node: Any) -> Any:
     if isinstance(node, dt.datetime | dt.date | dt.time):
         return node.isoformat()
     return node
+
+
+def parse_json(text: str, source: Source, *, what: str = "JSON", line: int | None = None) -> Any:
+    """Parse JSON text read from ``source`` (the whole file, a JSON Lines line or a decoded
+    envelope payload); every failure is an ``ArtifactError`` naming the file and ``what``."""
+    try:
+        with _collector_paused():
+            return json.loads(text)
+    except json.JSONDecodeError as exc:
+        problem = "truncated" if exc.pos >= len(text.rstrip()) else "invalid"
+        raise source.error(
+            f"{problem} {what}: {exc.msg} (column {exc.colno})", line=line or exc.lineno
+        ) from None
+    except RecursionError:
+        raise source.error(f"{what} nesting too deep", line=line) from None
+    except ValueError:  # an integer literal beyond Python's 4,300-digit conversion limit
+        raise source.error(f"invalid {what}: a number too long to read", line=line) from None
