@@ -20,7 +20,7 @@ from compliancegate.engine.durations import parse_instant
 from compliancegate.engine.evaluation import evaluate_policy
 from compliancegate.errors import ArtifactError, LoadError
 from compliancegate.loading.documents import display, validate
-from compliancegate.loading.policies import PolicySet, load_policies
+from compliancegate.loading.policies import PolicyTestDocument, load_policies
 from compliancegate.model import Artifact, InputSpec, Policy, Status
 
 
@@ -67,12 +67,9 @@ def _case_artifacts(policy: Policy, case: dict[str, Any], test_file: Path) -> _F
         # An inline document for a normalized kind is taken as already normalized.
         return _Fixed((Artifact(label, name, kind, syntax, case["input"], line=None),))
     if "input_file" in case:
-        path = test_file.parent / case["input_file"]
-        store = ArtifactStore([path])
-        try:
-            entry = store.files[0]
-        except (ArtifactError, IndexError) as exc:
-            return _Fixed((), (ArtifactError(f"input_file: {exc}", file=label),))
+        # run_policy_tests checked that it is a file and that a named format exists.
+        store = ArtifactStore([test_file.parent / case["input_file"]])
+        entry = store.files[0]
         forced = case.get("format") or policy.input.format
         # Read the file as the policy would: the claiming format of its input's kind first.
         wanted = store.format_for(entry, policy.input.kind)
@@ -117,12 +114,35 @@ def _run_case(policy: Policy, case: dict[str, Any], test_file: Path) -> CaseOutc
     return CaseOutcome(policy.id, case["name"], name, not problems, tuple(problems))
 
 
-def run_policy_tests(paths: Iterable[Path], policy_set: PolicySet | None = None) -> TestRun:
+def _check_case(case: dict[str, Any], index: int, test: PolicyTestDocument) -> None:
+    """A case naming a file that is not there, or a format that does not exist, is a broken
+    test (exit 2), not a failed case."""
+    from compliancegate.artifacts.registry import formats, get_format
+
+    where: list[str | int] = ["cases", index]
+    if "format" in case and get_format(case["format"]) is None:
+        raise LoadError(
+            f"case {case['name']!r}: unknown format {case['format']!r}",
+            file=display(test.file),
+            line=test.document.line_at([*where, "format"]),
+            hint="formats: " + ", ".join(sorted(formats())),
+        )
+    if "input_file" in case and not (test.file.parent / case["input_file"]).is_file():
+        raise LoadError(
+            f"case {case['name']!r}: input_file {case['input_file']!r} is not a file",
+            file=display(test.file),
+            line=test.document.line_at([*where, "input_file"]),
+            hint="input_file is relative to the test file",
+        )
+
+
+def run_policy_tests(paths: Iterable[Path]) -> TestRun:
     """Run every ``PolicyTest`` document found under ``paths`` against the policies there.
 
-    Raises ``LoadError`` for invalid test documents or tests naming unknown policies.
+    Raises ``LoadError`` for invalid test documents, tests naming unknown policies, and
+    cases naming a missing input file or an unknown format.
     """
-    loaded = policy_set or load_policies(list(paths))
+    loaded = load_policies(list(paths))
     policies = loaded.by_id()
     outcomes: list[CaseOutcome] = []
     tested: set[str] = set()
@@ -143,7 +163,8 @@ def run_policy_tests(paths: Iterable[Path], policy_set: PolicySet | None = None)
                 line=test.document.line_at(["policy"]),
             )
         tested.add(policy.id)
-        for case in data["cases"]:
+        for index, case in enumerate(data["cases"]):
+            _check_case(case, index, test)
             outcomes.append(_run_case(policy, case, test.file))
     untested = tuple(sorted(set(policies) - tested))
     return TestRun(tuple(outcomes), untested)

@@ -224,7 +224,7 @@ def test_scalars_of_the_wrong_type_read_as_null(artifact_file: Write) -> None:
         ({**envelope(statement()), "payload": "!!!not base64!!!"}, "not valid base64"),
         ({**envelope(statement()), "payload": 12}, "expected base64 text"),
         (envelope(b"\xff\xfe"), "not UTF-8"),
-        (envelope(b"{not json"), "not JSON"),
+        (envelope(b"{not json"), "invalid JSON in the DSSE payload"),
         (envelope([1, 2]), "DSSE payload is a list"),
         ({**envelope(statement()), "signatures": {}}, "signatures is an object, expected a list"),
         ({**envelope(statement()), "signatures": [1]}, "signatures[0] is a number"),

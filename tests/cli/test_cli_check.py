@@ -586,3 +586,37 @@ def test_example_release_is_blocked(cg_subprocess: Any) -> None:
     document = outcome.json()
     assert document["decision"] == "blocked"
     assert any(r["blocking"] for r in document["results"])
+
+
+def test_bad_report_targets_are_refused_before_the_run_is_recorded(
+    gate_project: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compliancegate.cli import run
+
+    root = gate_project.root
+    (root / "adir").mkdir()
+    code = run(["check", "release", "--report", "json=a.json", "--report", "junit=adir"])
+    assert code == 2
+    assert "adir: it is a directory" in capsys.readouterr().err
+    assert not (root / "a.json").exists()
+    assert not (root / ".compliancegate").exists()
+
+
+def test_output_into_a_fifo_writes_through_it_instead_of_replacing_it(
+    gate_project: Any,
+) -> None:
+    import os
+    import stat
+    import threading
+
+    from compliancegate.cli import run
+
+    fifo = gate_project.root / "out.fifo"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    run(["check", "release", "--no-ledger", "--format", "json", "--output", str(fifo)])
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert '"kind": "CheckReport"' in received[0]

@@ -434,3 +434,28 @@ def test_a_policy_test_case_can_expect_an_evaluation_error(tmp_path: Path) -> No
         (tmp_path / "p.yaml").read_text().replace("expect: fail", "expect: error")
     )
     assert run(["policy", "test", str(tmp_path)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("{name: c, input_file: nowhere.yaml, expect: pass}", "input_file 'nowhere.yaml'"),
+        ("{name: c, input_file: ., expect: pass}", "input_file '.' is not a file"),
+        ("{name: c, input: {}, format: nope, expect: pass}", "unknown format 'nope'"),
+    ],
+)
+def test_a_broken_policy_test_case_is_exit_2_naming_the_line(
+    tmp_path: Path, case: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compliancegate.cli import run
+
+    (tmp_path / "p.yaml").write_text(
+        "apiVersion: compliancegate/v1\nkind: Policy\nid: p\ntitle: P\n"
+        "controls: []\nseverity: high\ninput: yaml\nrule: {path: a, op: exists}\n"
+        "---\napiVersion: compliancegate/v1\nkind: PolicyTest\npolicy: p\ncases:\n"
+        f"  - {case}\n"
+    )
+    assert run(["policy", "test", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "p.yaml:14" in err
+    assert message in err

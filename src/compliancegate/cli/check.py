@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from compliancegate.cli.output import stdout_is_tty, use_color, write_file
+from compliancegate.cli.output import check_target, stdout_is_tty, use_color, write_file
 from compliancegate.errors import UsageError
 from compliancegate.model import PRODUCTION_ENVIRONMENT, CheckReport, Decision, Notice, Severity
 from compliancegate.reporters import REPORTERS, get_reporter
@@ -161,17 +161,25 @@ def check(
         now=current_time()[0],
     )
     settings = resolve(options)
-    report = _check_and_record(options, settings)
     # Reports named in the config are written too, flags first so they win on a clash.
     seen = {path.resolve() for _, path in targets}
-    for name, path in settings.reports:
-        if path.resolve() not in seen:
-            targets.append((get_reporter(name).name, path))
-    # Render everything before writing anything, so a failure leaves no partial set.
-    rendered = [(path, get_reporter(name).render(report)) for name, path in targets]
-    reporter = get_reporter(fmt)
+    targets += [(name, path) for name, path in settings.reports if path.resolve() not in seen]
+    # Every target is checked before the run is evaluated or recorded: a bad report path is
+    # a usage error, not a recorded run followed by exit 2.
+    for name, path in targets:
+        get_reporter(name)
+        check_target(path)
+    if output is not None:
+        check_target(output)
+    report = _check_and_record(options, settings)
     color = output is None and use_color(stdout_is_tty())
-    main_text = reporter.render(report, color=color)
+    main_text = get_reporter(fmt).render(report, color=color)
+    # Render everything before writing anything, so a failure leaves no partial set; a
+    # report in the --format already rendered is not rendered again.
+    rendered = [
+        (path, main_text if name == fmt and not color else get_reporter(name).render(report))
+        for name, path in targets
+    ]
     for path, text in rendered:
         write_file(path, text)
     if output is not None:

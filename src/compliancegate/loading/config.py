@@ -81,6 +81,16 @@ def load_config(path: Path) -> Config:
                 line=document.line_at(["artifacts", i, "format"]),
             )
         artifacts.append((entry["glob"], fmt or ""))
+    from compliancegate.reporters import REPORTERS
+
+    for fmt in data.get("reports") or {}:
+        if fmt not in REPORTERS:
+            raise LoadError(
+                f"reports: unknown format {fmt!r}",
+                file=name,
+                line=document.line_at(["reports", fmt]),
+                hint="formats: " + ", ".join(sorted(REPORTERS)),
+            )
     ledger = data.get("ledger")
     if ledger is not None and not ledger.startswith("git:"):
         ledger = str(base / ledger)
