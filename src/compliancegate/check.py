@@ -7,7 +7,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -58,7 +58,6 @@ class CheckOptions:
     now: dt.datetime | None = None
     git_base: str | None = None
     """``--git-base``: the ref ``changed_files`` of ``input: git`` is computed against."""
-    extra_notices: tuple[Notice, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -125,9 +124,15 @@ def resolve(options: CheckOptions) -> Resolved:
         paths = config.paths or (Path("."),)
     waivers = options.waivers or (env.waivers if env and env.waivers else None) or config.waivers
     fail_on = options.fail_on or (env.fail_on if env else None) or config.fail_on or Severity.LOW
-    ledger = (
-        None if options.no_ledger else (options.ledger or config.ledger or ".compliancegate/ledger")
-    )
+    from compliancegate.ledger.location import DEFAULT_LOCATION, is_git
+
+    ledger = None if options.no_ledger else (options.ledger or config.ledger or DEFAULT_LOCATION)
+    if ledger is not None and is_git(ledger):
+        from compliancegate.ledger.gitstore import parse_git_location
+
+        # A malformed location is refused before the run, not found out after it.
+        parse_git_location(ledger)
+
     return Resolved(
         paths=paths,
         policies=policies,
@@ -207,7 +212,7 @@ def run_check(
             hint="policy files are *.yaml documents with kind: Policy",
         )
     waivers: tuple[Waiver, ...] = load_waivers(settings.waivers) if settings.waivers else ()
-    notices: list[Notice] = list(options.extra_notices)
+    notices: list[Notice] = []
     if register is None:
         notices.append(Notice("no-register", "no register given: policy controls were not checked"))
     else:

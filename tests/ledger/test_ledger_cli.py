@@ -323,3 +323,10 @@ def test_hostile_titles_cannot_drive_the_terminal_or_the_ci_log(project: Project
     fid = json.loads(as_json)["findings"][0]["id"]
     shown = cli(["findings", "show", fid]).stdout
     assert "\x1b" not in shown and "\u202e" not in shown
+
+
+def test_a_malformed_git_ledger_is_refused_before_the_run(project: Project) -> None:
+    outcome = cli(["check", "--env", "staging", "--ledger", "git:.#bad..branch"], now=day(0))
+    assert outcome.code == 2
+    assert "bad..branch" in outcome.stderr
+    assert not (project.root / ".compliancegate").exists()

@@ -128,3 +128,32 @@ def test_kill_9_during_a_git_push_keeps_the_run_pending(project: Project, remote
     outcome = cli(["ledger", "verify", "--ledger", location])
     assert outcome.code == 0 and "3 record(s)" in outcome.stdout
     assert json.loads(pending[0].read_text() if pending[0].exists() else "null") is None
+
+
+def test_killed_before_the_first_append_created_the_records_file(project: Project) -> None:
+    # head.json announces an append, but the process died before records.jsonl existed.
+    from compliancegate.ledger.chain import EMPTY, ChainHead
+    from compliancegate.ledger.files import Head, LedgerFolder
+
+    folder = project.root / ".compliancegate" / "ledger"
+    folder.mkdir(parents=True)
+    LedgerFolder(folder)._write_head(Head(EMPTY, ChainHead(1, "ab" * 32, 300)))
+    assert not (folder / "records.jsonl").exists()
+    after = cli(["check", "--env", "staging", "--format", "json"], now=day(1))
+    assert after.code == 0, after.output
+    assert not [n for n in after.json()["notices"] if n["code"].startswith("ledger")]
+    assert cli(["ledger", "verify"], now=day(1)).code == 0
+    assert [r["kind"] for r in records(folder)].count("run") == 1
+
+
+def test_an_unreadable_pending_file_loses_no_run_and_fails_verify(project: Project) -> None:
+    pending = project.root / ".compliancegate" / "ledger" / "pending"
+    pending.mkdir(parents=True)
+    (pending / "0001-broken.json").write_text("{}")
+    after = cli(["check", "--env", "staging", "--format", "json"], now=day(1))
+    assert after.code == 0
+    assert [n["code"] for n in after.json()["notices"]] == ["ledger-error"]
+    # The run is kept pending beside the broken file, not lost...
+    assert len(list(pending.glob("*.json"))) == 2
+    # ...and verify says the ledger needs attention.
+    assert cli(["ledger", "verify"], now=day(1)).code == 1

@@ -27,14 +27,6 @@ def _report_target(value: str) -> tuple[str, Path]:
     return fmt, Path(target)
 
 
-def _ledger(value: str | None) -> str | None:
-    if value is not None and value.startswith("git:") and "#" not in value:
-        raise UsageError(
-            f"--ledger {value!r}: a git ledger is git:URL#BRANCH, e.g. git:.#compliance-ledger"
-        )
-    return value
-
-
 def _check_and_record(options: CheckOptions, settings: Resolved) -> CheckReport:
     """Run the check and, unless --no-ledger, record it; ledger trouble becomes notices,
     never a different decision (except open break-fix findings in production, which block)."""
@@ -153,7 +145,7 @@ def check(
         waivers=waivers,
         environment=environment,
         fail_on=Severity(fail_on) if fail_on else None,
-        ledger=_ledger(ledger),
+        ledger=ledger,
         no_ledger=no_ledger,
         run_id=run_id,
         git_base=git_base,

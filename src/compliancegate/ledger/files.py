@@ -256,9 +256,12 @@ class LedgerFolder:
                 file=self.display,
                 hint="records were deleted; run compliancegate ledger verify",
             )
-        with self.records_path.open("rb") as handle:
-            handle.seek(head.chain.size)
-            tail = handle.read()
+        try:
+            with self.records_path.open("rb") as handle:
+                handle.seek(head.chain.size)
+                tail = handle.read()
+        except FileNotFoundError:  # killed before the first append created the file
+            tail = b""
         intent = head.intent
         if size == intent.size and tail.endswith(b"\n"):
             last = tail[:-1].rsplit(b"\n", 1)[-1]

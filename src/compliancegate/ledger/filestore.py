@@ -17,6 +17,7 @@ from compliancegate.ledger.changes import build_batch
 from compliancegate.ledger.clocks import Now, system_now
 from compliancegate.ledger.files import LedgerFolder
 from compliancegate.ledger.interface import (
+    ChainError,
     CommitOutcome,
     LedgerError,
     LedgerUnavailable,
@@ -67,7 +68,12 @@ class FileStore:
 
     def commit(self, operations: Sequence[Operation]) -> CommitOutcome:
         """Append the records of the pending operations, then of ``operations``."""
-        queued = self._queue.load()
+        try:
+            queued = self._queue.load()
+        except LedgerError:
+            # One unreadable pending file must not cost this run its record: queue it too.
+            self._queue.add(operations)
+            raise
         try:
             with self._files.lock(timeout=self._lock_timeout):
                 recovered = self._files.recover(self._now())
@@ -77,13 +83,15 @@ class FileStore:
                     state, head.chain, recovered, [q.operation for q in queued] + list(operations)
                 )
                 self._files.write(head, batch.linked)
-        except LedgerUnavailable as exc:
+        except (LedgerUnavailable, OSError) as exc:
+            # A full disk or a read-only folder mid-append: the records wait in pending/.
             self._queue.add(operations)
+            reason = exc.message if isinstance(exc, LedgerUnavailable) else str(exc)
             return CommitOutcome(
                 stored=0,
                 records=0,
                 pending=len(queued) + len(operations),
-                reason=exc.message,
+                reason=reason,
             )
         except LedgerError:
             # A ledger that fails verification takes no new records; the operations wait
@@ -102,11 +110,25 @@ class FileStore:
             ),
         )
 
+    def _pending_problem(self, records: int) -> ChainError | None:
+        """A pending file that cannot be read would hold back every later run: a failure."""
+        try:
+            self._queue.load()
+        except LedgerError as exc:
+            return ChainError(exc.message, seq=records, file=exc.file, hint=exc.hint)
+        return None
+
     def verify(self) -> VerifyReport:
         """Check every record, the head and what follows it."""
         if not self._files.exists():
             if self.folder.is_dir() or self._queue.count():
-                return VerifyReport(self._location, 0, "0" * 64, notes=("the ledger is empty",))
+                return VerifyReport(
+                    self._location,
+                    0,
+                    "0" * 64,
+                    self._pending_problem(0),
+                    notes=("the ledger is empty",),
+                )
             raise LedgerError(
                 "there is no ledger here",
                 file=str(self.folder),
@@ -121,6 +143,7 @@ class FileStore:
         else:
             # A read-only copy (an auditor's) cannot be locked, and has no writers.
             problem, notes = self._files.inspect(state)
+        problem = problem or self._pending_problem(state.records)
         pending = self._queue.count()
         if pending:
             notes.append(f"{pending} operation(s) pending in {self._queue.folder}")

@@ -45,8 +45,6 @@ class RecordKind(StrEnum):
     """An interrupted append was set aside into a quarantine file."""
 
 
-FINDING_KINDS = frozenset(k for k in RecordKind if k.value.startswith("finding."))
-
 # Exact JSON types (``type(x) in ...``): faster than isinstance, and a bool is not an int.
 _NONE: type = type(None)
 _STR: frozenset[type] = frozenset({str})
