@@ -73,6 +73,11 @@ class Decision(StrEnum):
     BLOCKED = "blocked"
     ERROR = "error"
 
+    @property
+    def exit_code(self) -> int:
+        """0 compliant, 1 blocked, 2 the gate could not decide (SPEC section 2)."""
+        return {"compliant": 0, "blocked": 1, "error": 2}[self.value]
+
 
 PRODUCTION_ENVIRONMENT = "production"
 """The ``--env`` whose runs are production releases: break-fix findings are due before one."""

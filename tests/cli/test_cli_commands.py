@@ -459,3 +459,16 @@ def test_a_broken_policy_test_case_is_exit_2_naming_the_line(
     err = capsys.readouterr().err
     assert "p.yaml:14" in err
     assert message in err
+
+
+def test_parse_prints_control_and_bidi_characters_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compliancegate.cli import run
+
+    hostile = "a\u009b31mred\u202etxt.exe"
+    (tmp_path / "a.json").write_text(json.dumps({"name": hostile}), encoding="utf-8")
+    assert run(["parse", str(tmp_path / "a.json")]) == 0
+    out = capsys.readouterr().out
+    assert "\u009b" not in out and "\u202e" not in out
+    assert json.loads(out) == {"name": hostile}

@@ -119,8 +119,3 @@ def run(args: list[str]) -> int:
     if isinstance(result, int):
         return result
     return 0
-
-
-def main() -> None:
-    """Run the command line on ``sys.argv`` and exit with its code."""
-    sys.exit(run(sys.argv[1:]))

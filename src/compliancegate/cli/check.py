@@ -10,13 +10,11 @@ import click
 
 from compliancegate.cli.output import check_target, stdout_is_tty, use_color, write_file
 from compliancegate.errors import UsageError
-from compliancegate.model import PRODUCTION_ENVIRONMENT, CheckReport, Decision, Notice, Severity
+from compliancegate.model import PRODUCTION_ENVIRONMENT, CheckReport, Notice, Severity
 from compliancegate.reporters import REPORTERS, get_reporter
 
 if TYPE_CHECKING:
     from compliancegate.check import CheckOptions, Resolved
-
-EXIT_CODES = {Decision.COMPLIANT: 0, Decision.BLOCKED: 1, Decision.ERROR: 2}
 
 
 def _report_target(value: str) -> tuple[str, Path]:
@@ -178,4 +176,4 @@ def check(
         write_file(output, main_text)
     else:
         click.echo(main_text, nl=not main_text.endswith("\n"), color=color)
-    return EXIT_CODES[report.decision]
+    return report.decision.exit_code

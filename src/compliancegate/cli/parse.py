@@ -51,5 +51,7 @@ def parse(file: Path, fmt: str | None, kind: str | None) -> int:
     artifacts = store.artifacts(entry, chosen)
     documents = [a.document for a in artifacts]
     shown = documents[0] if len(documents) == 1 else documents
-    click.echo(json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=False, default=str))
+    # ASCII escapes: a hostile artifact's control and bidi characters must not reach the
+    # terminal raw (YAML's .inf and .nan print as Infinity and NaN, as Python reads them).
+    click.echo(json.dumps(shown, indent=2, ensure_ascii=True, default=str))
     return 0

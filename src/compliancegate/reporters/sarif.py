@@ -21,12 +21,12 @@ sarif-support-for-code-scanning, "Validating your SARIF file"):
 from __future__ import annotations
 
 import gzip
-import hashlib
 import re
 from functools import cache
 from typing import Any
 from urllib.parse import quote
 
+from compliancegate.engine.evaluation import fingerprint as evaluation_fingerprint
 from compliancegate.model import (
     CheckReport,
     Decision,
@@ -92,8 +92,6 @@ _PROBLEM_SEVERITY = {
     Enforcement.WARN: "warning",
     Enforcement.AUDIT: "recommendation",
 }
-_EXIT_CODE = {Decision.COMPLIANT: 0, Decision.BLOCKED: 1, Decision.ERROR: 2}
-
 # "[text](target)" in a SARIF message is an embedded link (SARIF 3.11.6); text from artifacts
 # must not form one, so its brackets are escaped with backslashes as the standard requires.
 _EMBEDDED_LINK = re.compile(r"\[([^\[\]]*)\]\(")
@@ -272,15 +270,6 @@ def _level(result: PolicyResult, violation: Violation | None) -> str:
     return "warning"
 
 
-def _error_fingerprint(policy_id: str) -> str:
-    """A stable identity for "this policy could not be evaluated" (one per policy)."""
-    digest = hashlib.sha256()
-    for part in (policy_id, "evaluation-error", ""):
-        digest.update(part.encode("utf-8"))
-        digest.update(b"\x00")
-    return digest.hexdigest()
-
-
 class _Entry:
     """A result being assembled, with what it is ordered and selected by."""
 
@@ -370,7 +359,8 @@ def _error_result(result: PolicyResult, order: int) -> _Entry:
     """An errored policy is a failed one (the gate fails closed), so it is a result too."""
     policy = result.policy
     level = _level(result, None)
-    fingerprint = _error_fingerprint(policy.id)
+    # One stable identity per policy for "this policy could not be evaluated".
+    fingerprint = evaluation_fingerprint(policy.id, "evaluation-error", "")
     body: dict[str, Any] = {
         "ruleId": _s(policy.id),
         "level": level,
@@ -552,7 +542,7 @@ class SarifReporter:
             "invocations": [
                 {
                     "executionSuccessful": report.decision is not Decision.ERROR,
-                    "exitCode": _EXIT_CODE[report.decision],
+                    "exitCode": report.decision.exit_code,
                     "startTimeUtc": iso_utc(report.started_at),
                     "toolExecutionNotifications": execution,
                     "toolConfigurationNotifications": configuration,
