@@ -114,7 +114,8 @@ def resolve(options: CheckOptions) -> Resolved:
     if not policies:
         raise UsageError(
             "no policies to evaluate",
-            hint="pass --policies DIR or name policies: in compliancegate.yaml",
+            hint="run `compliancegate init` for a config using the built-in starter policies, "
+            "or pass --policies DIR (or builtin:starter)",
         )
     if options.paths:
         paths = options.paths
