@@ -225,6 +225,7 @@ def run_check(
         excludes=settings.excludes,
         max_bytes=settings.max_artifact_bytes or DEFAULT_MAX_BYTES,
         git_base=settings.git_base,
+        now=started,
     )
     ctx = EvalContext(now=started)
     roots = tuple(display(p) for p in settings.paths)

@@ -7,6 +7,7 @@ once and cached, errors included, however many policies read it.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -170,6 +171,8 @@ class ArtifactStore:
     git_base: str | None = None
     """The ref that ``changed_files`` of ``input: git`` is computed against (``--git-base``);
     None: the previous tag."""
+    now: dt.datetime | None = None
+    """The run's clock (``Source.now``); None: the wall clock."""
     parses: int = 0
     """How many (file, format) parses ran: lets tests prove each file is parsed once."""
     _files: list[FileEntry] | None = None
@@ -189,7 +192,7 @@ class ArtifactStore:
         """The one ``Source`` of a file."""
         source = self._sources.get(entry.path)
         if source is None:
-            source = Source(entry.path, entry.display, max_bytes=self.max_bytes)
+            source = Source(entry.path, entry.display, max_bytes=self.max_bytes, now=self.now)
             self._sources[entry.path] = source
         return source
 
