@@ -58,6 +58,8 @@ class CheckOptions:
     now: dt.datetime | None = None
     git_base: str | None = None
     """``--git-base``: the ref ``changed_files`` of ``input: git`` is computed against."""
+    outputs: tuple[Path, ...] = ()
+    """The report files this run writes: never read as its artifacts."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,7 @@ def run_check(
         max_bytes=settings.max_artifact_bytes or DEFAULT_MAX_BYTES,
         git_base=settings.git_base,
         now=started,
+        outputs=frozenset(p.resolve() for p in options.outputs),
     )
     ctx = EvalContext(now=started)
     roots = tuple(display(p) for p in settings.paths)

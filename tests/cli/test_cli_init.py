@@ -7,6 +7,7 @@ The same path through a wheel installed into a fresh virtual environment is in
 from __future__ import annotations
 
 import filecmp
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,39 @@ def test_builtin_in_environment_settings(fresh: Path, cg: CliCall) -> None:
     assert all(p.startswith("sbom-") for p in statuses(staging.json()))
     production = cg("check", "--no-ledger", "--env", "production", "--format", "json")
     assert all(p.startswith("vuln-") for p in statuses(production.json()))
+
+
+def test_a_rerun_does_not_read_the_last_runs_reports_as_evidence(fresh: Path, cg: CliCall) -> None:
+    """A kept workspace (a persistent CI agent, a laptop): the JUnit report of the gate
+    itself once made ``tests-executed`` pass, and its SARIF added findings."""
+    assert cg("init").code == 0
+    args = [
+        "check",
+        "--no-ledger",
+        "--format",
+        "json",
+        "--report",
+        "junit=reports/compliancegate.xml",
+        "--report",
+        "sarif=reports/compliancegate.sarif",
+        "--report",
+        "json=out/report.json",
+        "--report",
+        "markdown=out/summary.md",
+    ]
+    first = cg(*args)
+    assert first.code == 1, first.output
+    assert (fresh / "reports" / "compliancegate.xml").is_file()
+    for _ in range(2):
+        again = cg(*args)
+        assert again.code == first.code
+        assert statuses(again.json()) == statuses(first.json())
+        assert again.json()["summary"] == first.json()["summary"]
+    assert statuses(first.json())["tests-executed"] != "pass"
+    # --output too (the reports above are another run's now: out of the way).
+    shutil.rmtree(fresh / "reports")
+    junit = ("check", "--no-ledger", "--format", "junit", "--output", "gate.xml")
+    assert cg(*junit).code == 1
+    assert cg(*junit, "--report", "json=out/again.json").code == 1
+    again = json.loads((fresh / "out" / "again.json").read_text(encoding="utf-8"))
+    assert statuses(again)["tests-executed"] != "pass"

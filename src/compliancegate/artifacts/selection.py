@@ -173,6 +173,9 @@ class ArtifactStore:
     None: the previous tag."""
     now: dt.datetime | None = None
     """The run's clock (``Source.now``); None: the wall clock."""
+    outputs: frozenset[Path] = frozenset()
+    """Resolved paths of the files this run writes (its reports): never its evidence, so
+    a rerun in the same workspace does not read the last run's JUnit or SARIF report."""
     parses: int = 0
     """How many (file, format) parses ran: lets tests prove each file is parsed once."""
     _files: list[FileEntry] | None = None
@@ -185,7 +188,8 @@ class ArtifactStore:
     def files(self) -> list[FileEntry]:
         """Every discovered file (walked once)."""
         if self._files is None:
-            self._files = discover(self.roots, self.excludes)
+            found = discover(self.roots, self.excludes)
+            self._files = [e for e in found if _resolved(e.path) not in self.outputs]
         return self._files
 
     def source(self, entry: FileEntry) -> Source:

@@ -164,7 +164,9 @@ def check(
         check_target(path)
     if output is not None:
         check_target(output)
-    report = _check_and_record(options, settings)
+    # The run's own reports are never its evidence (a rerun in a kept workspace).
+    written = tuple(path for _, path in targets) + ((output,) if output else ())
+    report = _check_and_record(dataclasses.replace(options, outputs=written), settings)
     color = output is None and use_color(stdout_is_tty())
     main_text = get_reporter(fmt).render(report, color=color)
     # Render everything before writing anything, so a failure leaves no partial set; a
