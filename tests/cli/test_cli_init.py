@@ -251,3 +251,18 @@ def test_a_rerun_does_not_read_the_last_runs_reports_as_evidence(fresh: Path, cg
     assert cg(*junit, "--report", "json=out/again.json").code == 1
     again = json.loads((fresh / "out" / "again.json").read_text(encoding="utf-8"))
     assert statuses(again)["tests-executed"] != "pass"
+
+
+def test_check_without_config_or_policies_points_at_init(fresh: Path, cg: CliCall) -> None:
+    outcome = cg("check", "--no-ledger")
+    assert outcome.code == 2
+    assert "no policies to evaluate" in outcome.stderr
+    assert "compliancegate init" in outcome.stderr
+
+
+def test_init_copy_where_a_folder_is_a_file_exits_2(fresh: Path, cg: CliCall) -> None:
+    (fresh / "policies").write_text("not a folder\n", encoding="utf-8")
+    outcome = cg("init", "--copy", "--force")
+    assert outcome.code == 2, outcome.output
+    assert "policies" in outcome.stderr
+    assert "Traceback" not in outcome.stderr and "internal error" not in outcome.stderr

@@ -101,10 +101,17 @@ def copy_files(plan: list[tuple[Path, Path]], *, overwrite: bool) -> list[Path]:
             )
     written = []
     for path, target in plan:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.is_symlink():
-            # Never write through a link into some other file.
-            target.unlink()
-        target.write_bytes(path.read_bytes())
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_symlink():
+                # Never write through a link into some other file.
+                target.unlink()
+            target.write_bytes(path.read_bytes())
+        except OSError as exc:
+            raise LoadError(
+                f"cannot write a starter file: {exc.strerror or exc}",
+                file=str(target),
+                hint="init in a folder where policies/ and registers/ can be folders of files",
+            ) from None
         written.append(target)
     return written
