@@ -228,7 +228,7 @@ def run_check(
         max_bytes=settings.max_artifact_bytes or DEFAULT_MAX_BYTES,
         git_base=settings.git_base,
         now=started,
-        outputs=frozenset(p.resolve() for p in options.outputs),
+        outputs=options.outputs,
     )
     ctx = EvalContext(now=started)
     roots = tuple(display(p) for p in settings.paths)

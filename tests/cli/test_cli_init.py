@@ -266,3 +266,19 @@ def test_init_copy_where_a_folder_is_a_file_exits_2(fresh: Path, cg: CliCall) ->
     assert outcome.code == 2, outcome.output
     assert "policies" in outcome.stderr
     assert "Traceback" not in outcome.stderr and "internal error" not in outcome.stderr
+
+
+def test_a_report_path_linked_to_the_evidence_does_not_hide_it(fresh: Path, cg: CliCall) -> None:
+    """Reports are left out by where they are written, not by what a link there leads to:
+    a planted ``reports/gate.sarif -> ../trivy.json`` must not drop the scanner's report."""
+    assert cg("init").code == 0
+    (fresh / "reports").mkdir()
+    (fresh / "reports" / "gate.sarif").symlink_to(fresh / "trivy.json")
+    outcome = cg("check", "--no-ledger", "--format", "json", "--report", "sarif=reports/gate.sarif")
+    assert outcome.code != 0
+    if outcome.code == 1:
+        (result,) = (
+            r for r in outcome.json()["results"] if r["policy"]["id"] == "vuln-no-critical"
+        )
+        # Failed on the report's own findings, not for missing evidence.
+        assert any("CVE-" in v["message"] for v in result["violations"]), result

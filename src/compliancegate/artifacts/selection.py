@@ -110,6 +110,11 @@ class Selection:
     """Why nothing was selected, when there is more to say than "no file matched"."""
 
 
+def _location(path: Path) -> Path:
+    """Where ``path`` is: its folder resolved, its own name kept (a link is not followed)."""
+    return _resolved(path.parent) / path.name
+
+
 def _resolved(path: Path) -> Path:
     """``path.resolve()``; the absolute path when symbolic links loop (Python < 3.13 raises
     ``RuntimeError`` there), so a link loop is reported when read, not as a crash."""
@@ -173,9 +178,11 @@ class ArtifactStore:
     None: the previous tag."""
     now: dt.datetime | None = None
     """The run's clock (``Source.now``); None: the wall clock."""
-    outputs: frozenset[Path] = frozenset()
-    """Resolved paths of the files this run writes (its reports): never its evidence, so
-    a rerun in the same workspace does not read the last run's JUnit or SARIF report."""
+    outputs: Iterable[Path] = ()
+    """The files this run writes (its reports): never its evidence, so a rerun in the same
+    workspace does not read the last run's JUnit or SARIF report. Compared by location, not
+    by what a link there leads to: a report path linked to the scanner's report must not
+    hide the scanner's report."""
     parses: int = 0
     """How many (file, format) parses ran: lets tests prove each file is parsed once."""
     _files: list[FileEntry] | None = None
@@ -189,7 +196,8 @@ class ArtifactStore:
         """Every discovered file (walked once)."""
         if self._files is None:
             found = discover(self.roots, self.excludes)
-            self._files = [e for e in found if _resolved(e.path) not in self.outputs]
+            written = {_location(p) for p in self.outputs}
+            self._files = [e for e in found if _location(e.path) not in written]
         return self._files
 
     def source(self, entry: FileEntry) -> Source:
