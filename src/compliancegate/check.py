@@ -58,6 +58,8 @@ class CheckOptions:
     now: dt.datetime | None = None
     git_base: str | None = None
     """``--git-base``: the ref ``changed_files`` of ``input: git`` is computed against."""
+    outputs: tuple[Path, ...] = ()
+    """The report files this run writes: never read as its artifacts."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ def resolve(options: CheckOptions) -> Resolved:
     if not policies:
         raise UsageError(
             "no policies to evaluate",
-            hint="pass --policies DIR or name policies: in compliancegate.yaml",
+            hint="run `compliancegate init` for a config using the built-in starter policies, "
+            "or pass --policies DIR (or builtin:starter)",
         )
     if options.paths:
         paths = options.paths
@@ -224,6 +227,8 @@ def run_check(
         excludes=settings.excludes,
         max_bytes=settings.max_artifact_bytes or DEFAULT_MAX_BYTES,
         git_base=settings.git_base,
+        now=started,
+        outputs=options.outputs,
     )
     ctx = EvalContext(now=started)
     roots = tuple(display(p) for p in settings.paths)

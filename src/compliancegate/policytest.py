@@ -7,6 +7,7 @@ given, the rendered messages are exactly that list (order ignored, duplicates co
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,7 +55,9 @@ class _Fixed:
         return Selection(self.artifacts, self.errors, tuple(a.path for a in self.artifacts))
 
 
-def _case_artifacts(policy: Policy, case: dict[str, Any], test_file: Path) -> _Fixed:
+def _case_artifacts(
+    policy: Policy, case: dict[str, Any], test_file: Path, now: dt.datetime
+) -> _Fixed:
     from compliancegate.artifacts.registry import get_format
 
     label = f"{display(test_file)}#{case['name']}"
@@ -68,7 +71,7 @@ def _case_artifacts(policy: Policy, case: dict[str, Any], test_file: Path) -> _F
         return _Fixed((Artifact(label, name, kind, syntax, case["input"], line=None),))
     if "input_file" in case:
         # run_policy_tests checked that it is a file and that a named format exists.
-        store = ArtifactStore([test_file.parent / case["input_file"]])
+        store = ArtifactStore([test_file.parent / case["input_file"]], now=now)
         entry = store.files[0]
         forced = case.get("format") or policy.input.format
         # Read the file as the policy would: the claiming format of its input's kind first.
@@ -94,7 +97,7 @@ def _run_case(policy: Policy, case: dict[str, Any], test_file: Path) -> CaseOutc
             False,
             (f"now {case['now']!r} is not an ISO 8601 date or datetime",),
         )
-    source = _case_artifacts(policy, case, test_file)
+    source = _case_artifacts(policy, case, test_file, now)
     result, _ = evaluate_policy(policy, source, EvalContext(now), case.get("environment"))
     problems: list[str] = []
     expected = Status(case["expect"])

@@ -8,12 +8,17 @@ reading it ends in ``error``, which blocks. Evidence that no longer matches its 
 can never make a policy pass.
 
 The sidecar is validated against ``loading/schemas/evidence.schema.json`` (unknown keys
-refused, dates as ISO 8601 strings).
+refused, dates as ISO 8601 strings). A file is a sidecar by its name alone, whatever its
+YAML style (block or flow, quoted keys, JSON): one named like a sidecar that is not a valid
+one is an error for the evidence policies, never plain YAML they would not see.
+
+``collected_at`` may not lie in the future: evidence dated after the run (beyond
+``CLOCK_SKEW``) would never age past a freshness policy, so it is invalid evidence.
 """
 
 from __future__ import annotations
 
-import re
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +29,11 @@ from compliancegate.model import Artifact
 
 KIND = "evidence"
 SUFFIXES = (".evidence.yaml", ".evidence.yml")
-_SIDECAR_KEY = re.compile(rb"^(?:sha256|collected_at|attested_by|type)\s*:", re.MULTILINE)
-"""A top-level key only an evidence sidecar has together with its name."""
+CLOCK_SKEW = dt.timedelta(minutes=5)
+"""How far ``collected_at`` may be ahead of the run's clock (clocks of two machines differ)."""
+LATEST_OFFSET = dt.timedelta(hours=14)
+"""A date, or a time without a UTC offset, is local to some time zone; the earliest is UTC+14,
+so such a value is in the future only once it is ahead there too."""
 
 
 class Evidence:
@@ -36,12 +44,13 @@ class Evidence:
     syntax = "yaml"
 
     def sniff(self, source: Source) -> bool:
-        """Named ``*.evidence.yaml`` (or ``.yml``) and holding a sidecar's top-level key.
+        """Named ``NAME.evidence.yaml`` (or ``.yml``), whatever it holds.
 
-        A sidecar missing its ``sha256`` is still claimed, so that it is refused by the
-        schema rather than read as plain YAML that no evidence policy sees.
+        The name is the contract: looking for a sidecar's keys in the text missed quoted
+        keys and flow style, and the file then went unseen by every evidence policy. A file
+        so named that is not a valid sidecar is refused by ``parse``, naming it.
         """
-        return target_name(source.path) is not None and _SIDECAR_KEY.search(source.head) is not None
+        return target_name(source.path) is not None
 
     def parse(self, source: Source) -> list[Artifact]:
         """One ``evidence`` document, after the described file's SHA-256 is checked."""
@@ -62,6 +71,7 @@ class Evidence:
             raise source.error(exc.message, line=exc.line, hint=exc.hint) from None
         data: dict[str, Any] = document.data
         _check_dates(data, source, document.line_at)
+        _check_not_future(data["collected_at"], source, document.line_at(["collected_at"]))
         target = source.path.with_name(name)
         target_display = _sibling_display(source.display, name)
         expected = data["sha256"].lower()
@@ -150,6 +160,34 @@ def _check_dates(data: dict[str, Any], source: Source, line_at: Any) -> None:
     for key in ("collected_at", "expires"):
         if key in data and parse_instant(data[key]) is None:
             raise source.error(f"{key}: {data[key]!r} is not a valid date", line=line_at([key]))
+
+
+def _check_not_future(value: str, source: Source, line: int | None) -> None:
+    """Evidence collected after the run is invalid: it would be fresh forever."""
+    from compliancegate.engine.durations import parse_instant
+
+    instant = parse_instant(value)
+    if instant is None:  # _check_dates refused it already
+        return
+    now = source.now or dt.datetime.now(dt.UTC)
+    if not _has_offset(value):
+        # A local date or time: at the latest it was read at UTC+14.
+        instant -= LATEST_OFFSET
+    if instant > now + CLOCK_SKEW:
+        raise source.error(
+            f"collected_at {value} is in the future (the run's clock is "
+            f"{now.isoformat(timespec='seconds')}): evidence cannot be collected after it is "
+            "checked",
+            line=line,
+            hint="write the date the evidence was really collected; a clock more than "
+            f"{int(CLOCK_SKEW.total_seconds() // 60)} minutes ahead is refused",
+        )
+
+
+def _has_offset(value: str) -> bool:
+    """Whether an ISO 8601 date-time says its UTC offset (``Z`` or ``+hh:mm``)."""
+    _, sep, time = value.strip().replace(" ", "T", 1).partition("T")
+    return bool(sep) and (time.endswith(("Z", "z")) or "+" in time or "-" in time)
 
 
 FORMAT = Evidence()

@@ -7,6 +7,7 @@ once and cached, errors included, however many policies read it.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -109,6 +110,11 @@ class Selection:
     """Why nothing was selected, when there is more to say than "no file matched"."""
 
 
+def _location(path: Path) -> Path:
+    """Where ``path`` is: its folder resolved, its own name kept (a link is not followed)."""
+    return _resolved(path.parent) / path.name
+
+
 def _resolved(path: Path) -> Path:
     """``path.resolve()``; the absolute path when symbolic links loop (Python < 3.13 raises
     ``RuntimeError`` there), so a link loop is reported when read, not as a crash."""
@@ -170,6 +176,13 @@ class ArtifactStore:
     git_base: str | None = None
     """The ref that ``changed_files`` of ``input: git`` is computed against (``--git-base``);
     None: the previous tag."""
+    now: dt.datetime | None = None
+    """The run's clock (``Source.now``); None: the wall clock."""
+    outputs: Iterable[Path] = ()
+    """The files this run writes (its reports): never its evidence, so a rerun in the same
+    workspace does not read the last run's JUnit or SARIF report. Compared by location, not
+    by what a link there leads to: a report path linked to the scanner's report must not
+    hide the scanner's report."""
     parses: int = 0
     """How many (file, format) parses ran: lets tests prove each file is parsed once."""
     _files: list[FileEntry] | None = None
@@ -182,14 +195,16 @@ class ArtifactStore:
     def files(self) -> list[FileEntry]:
         """Every discovered file (walked once)."""
         if self._files is None:
-            self._files = discover(self.roots, self.excludes)
+            found = discover(self.roots, self.excludes)
+            written = {_location(p) for p in self.outputs}
+            self._files = [e for e in found if _location(e.path) not in written]
         return self._files
 
     def source(self, entry: FileEntry) -> Source:
         """The one ``Source`` of a file."""
         source = self._sources.get(entry.path)
         if source is None:
-            source = Source(entry.path, entry.display, max_bytes=self.max_bytes)
+            source = Source(entry.path, entry.display, max_bytes=self.max_bytes, now=self.now)
             self._sources[entry.path] = source
         return source
 

@@ -44,10 +44,20 @@ def _collector_paused() -> Iterator[None]:
 class Source:
     """A file read as an artifact; every accessor raises ``ArtifactError`` naming the file."""
 
-    def __init__(self, path: Path, display: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        path: Path,
+        display: str,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        now: dt.datetime | None = None,
+    ) -> None:
         self.path = path
         self.display = display
         self.max_bytes = max_bytes
+        self.now = now
+        """The run's clock, for content that must not lie in the future (evidence's
+        ``collected_at``); None: the wall clock when it is read."""
         self._too_large: ArtifactError | None = None
 
     def error(

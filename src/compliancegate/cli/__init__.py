@@ -77,8 +77,9 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, debug: bool) -> None:
     """compliancegate: a compliance-as-code gate for CI/CD pipelines.
 
-    Exit codes: 0 compliant / done, 1 non-compliant (release blocked, bundle or policy test
-    failed), 2 the tool could not do its job (bad flag or input).
+    Exit codes: 0 compliant / done, 1 non-compliant (check: the release is blocked; policy
+    test: a test failed; ledger verify: the chain is broken), 2 the tool could not do its
+    job (bad flag or input).
     """
     ctx.obj = {"debug": debug}
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from compliancegate.cli.libraries import POLICIES, REGISTERS
 from compliancegate.cli.output import check_target, stdout_is_tty, use_color, write_file
 from compliancegate.errors import UsageError
 from compliancegate.model import PRODUCTION_ENVIRONMENT, CheckReport, Notice, Severity
@@ -67,15 +68,17 @@ def _check_and_record(options: CheckOptions, settings: Resolved) -> CheckReport:
 @click.option(
     "--policies",
     multiple=True,
-    type=click.Path(path_type=Path),
-    help="Policy file or folder (repeatable; default: config, then ./policies).",
+    type=POLICIES,
+    help="Policy file or folder, or builtin:starter (repeatable; default: config, then "
+    "./policies).",
 )
 @click.option(
     "--register",
     "registers",
     multiple=True,
-    type=click.Path(path_type=Path),
-    help="Register file or folder (repeatable; default: config, then ./registers).",
+    type=REGISTERS,
+    help="Register file or folder, or builtin:starter (repeatable; default: config, then "
+    "./registers).",
 )
 @click.option("--waivers", type=click.Path(path_type=Path, dir_okay=False), help="Waivers file.")
 @click.option("--env", "environment", help="Deployment environment, e.g. production.")
@@ -161,7 +164,9 @@ def check(
         check_target(path)
     if output is not None:
         check_target(output)
-    report = _check_and_record(options, settings)
+    # The run's own reports are never its evidence (a rerun in a kept workspace).
+    written = tuple(path for _, path in targets) + ((output,) if output else ())
+    report = _check_and_record(dataclasses.replace(options, outputs=written), settings)
     color = output is None and use_color(stdout_is_tty())
     main_text = get_reporter(fmt).render(report, color=color)
     # Render everything before writing anything, so a failure leaves no partial set; a

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from compliancegate.cli.libraries import REGISTERS
 from compliancegate.errors import UsageError
 from compliancegate.model import Severity
 
@@ -205,7 +206,7 @@ def _register(registers: tuple[Path, ...], config: Path | None) -> Register | No
     "--register",
     "registers",
     multiple=True,
-    type=click.Path(path_type=Path),
+    type=REGISTERS,
     help="Register file or folder (default: config, then ./registers).",
 )
 @_by_option

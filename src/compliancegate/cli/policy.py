@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from compliancegate.cli.libraries import POLICIES, REGISTERS
+
 
 @click.group()
 def policy() -> None:
@@ -13,12 +15,12 @@ def policy() -> None:
 
 
 @policy.command("validate")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=POLICIES)
 @click.option(
     "--register",
     "registers",
     multiple=True,
-    type=click.Path(path_type=Path),
+    type=REGISTERS,
     help="Check every policy's controls against this register.",
 )
 def validate(paths: tuple[Path, ...], registers: tuple[Path, ...]) -> int:
@@ -36,7 +38,7 @@ def validate(paths: tuple[Path, ...], registers: tuple[Path, ...]) -> int:
 
 
 @policy.command("test")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=POLICIES)
 @click.option("-v", "--verbose", is_flag=True, help="List every case, not only failures.")
 def test(paths: tuple[Path, ...], verbose: bool) -> int:
     """Run the PolicyTest cases found beside the policies; exit 1 if any fails."""

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from compliancegate.cli.libraries import POLICIES, REGISTERS
+
 
 @click.group()
 def register() -> None:
@@ -13,11 +15,11 @@ def register() -> None:
 
 
 @register.command("validate")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=REGISTERS)
 @click.option(
     "--policies",
     multiple=True,
-    type=click.Path(path_type=Path),
+    type=POLICIES,
     help="Also check these policies' controls and report coverage gaps.",
 )
 def validate(paths: tuple[Path, ...], policies: tuple[Path, ...]) -> int:

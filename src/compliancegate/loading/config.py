@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from compliancegate.errors import LoadError
+from compliancegate.loading.builtin import Kind, is_builtin, resolve_builtin
 from compliancegate.loading.documents import display, read_yaml, validate
+from compliancegate.loading.safe_yaml import YamlDocument
 from compliancegate.model import Severity
 
 CONFIG_NAME = "compliancegate.yaml"
@@ -50,6 +52,27 @@ def _paths(base: Path, values: Any) -> tuple[Path, ...]:
     return tuple(base / v for v in values)
 
 
+def _libraries(
+    base: Path, document: YamlDocument, name: str, where: list[str | int], kind: Kind
+) -> tuple[Path, ...]:
+    """Policy or register paths relative to the config, or ``builtin:`` references to the
+    libraries shipped in the package (``loading/builtin.py``)."""
+    node: Any = document.data
+    for key in where:
+        node = (node.get(key) or {}) if isinstance(node, dict) else ()
+    found = []
+    for i, value in enumerate(node):
+        if not is_builtin(value):
+            found.append(base / value)
+            continue
+        try:
+            found.append(resolve_builtin(value, kind))
+        except LoadError as exc:
+            line = document.line_at([*where, i])
+            raise LoadError(exc.message, file=name, line=line, hint=exc.hint) from None
+    return tuple(found)
+
+
 def load_config(path: Path) -> Config:
     """Load and validate a config file."""
     name = display(path)
@@ -63,8 +86,16 @@ def load_config(path: Path) -> Config:
     environments = {}
     for env, raw in (data.get("environments") or {}).items():
         environments[str(env)] = EnvironmentSettings(
-            policies=_paths(base, raw["policies"]) if "policies" in raw else None,
-            registers=_paths(base, raw["registers"]) if "registers" in raw else None,
+            policies=(
+                _libraries(base, document, name, ["environments", env, "policies"], "policies")
+                if "policies" in raw
+                else None
+            ),
+            registers=(
+                _libraries(base, document, name, ["environments", env, "registers"], "registers")
+                if "registers" in raw
+                else None
+            ),
             waivers=base / raw["waivers"] if "waivers" in raw else None,
             fail_on=Severity(raw["fail_on"]) if "fail_on" in raw else None,
             paths=_paths(base, raw["paths"]) if "paths" in raw else None,
@@ -96,8 +127,8 @@ def load_config(path: Path) -> Config:
         ledger = str(base / ledger)
     return Config(
         file=path,
-        policies=_paths(base, data.get("policies", [])),
-        registers=_paths(base, data.get("registers", [])),
+        policies=_libraries(base, document, name, ["policies"], "policies"),
+        registers=_libraries(base, document, name, ["registers"], "registers"),
         waivers=base / data["waivers"] if "waivers" in data else None,
         paths=_paths(base, data.get("paths", [])),
         exclude=tuple(data.get("exclude", [])),
