@@ -12,15 +12,18 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from producer_project import PRODUCERS, Build, Producers, build_project, producer_env
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and the producers cannot be installed: {reason}", pytrace=False)
-    pytest.skip(f"the producers cannot be installed (no package index?): {reason}")
+from producer_project import (
+    PRODUCERS,
+    VARIANTS,
+    Build,
+    Producers,
+    build_project,
+    producer_env,
+    unavailable,
+)
 
 
 @pytest.fixture(scope="session")
@@ -40,10 +43,12 @@ def producers(tmp_path_factory: pytest.TempPathFactory) -> Producers:
             check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
-        _unavailable("pip install did not finish in 900 s")
+        unavailable("pip install did not finish in 900 s", os.environ.get("CI"))
+        raise
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if not line.startswith("WARNING:")]
-        _unavailable(f"pip install exited {done.returncode}: " + " | ".join(lines[-5:]))
+        problem = f"pip install exited {done.returncode}: " + " | ".join(lines[-5:])
+        unavailable(problem, os.environ.get("CI"))
     listed = subprocess.run(
         [python, "-c", "import importlib.metadata as m, sys; "
          "[print(n, m.version(n)) for n in sys.argv[1:]]",
@@ -57,12 +62,10 @@ def producers(tmp_path_factory: pytest.TempPathFactory) -> Producers:
 @pytest.fixture(scope="session")
 def build(producers: Producers, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Build]:
     """``build(variant)``: the artifacts of the sample project ``variant`` (``failing``,
-    ``clean``, ``large-failing``, ``large-clean``), built on first use, once per session."""
-    built: dict[str, Build] = {}
-
-    def get(variant: str) -> Build:
-        if variant not in built:
-            built[variant] = build_project(producers, tmp_path_factory.mktemp(variant), variant)
-        return built[variant]
-
-    return get
+    ``clean``, ``large-failing``, ``large-clean``). All four are built once per session, side
+    by side (the producers mostly wait on process start-up and disk)."""
+    roots = {variant: tmp_path_factory.mktemp(variant) for variant in VARIANTS}
+    with ThreadPoolExecutor(max_workers=len(VARIANTS)) as pool:
+        futures = {v: pool.submit(build_project, producers, roots[v], v) for v in VARIANTS}
+        built = {variant: future.result() for variant, future in futures.items()}
+    return built.__getitem__

@@ -36,6 +36,8 @@ LARGE_PINS = 200
 """Extra pinned requirements of a large project: cyclonedx-py writes ``bomFormat`` last,
 after every component, so it lands past 64 KiB."""
 
+VARIANTS = ("failing", "clean", "large-failing", "large-clean")
+
 VULNERABLE = ("requests", "2.19.1")
 """A pin with a published vulnerability: CVE-2018-18074, fixed in requests 2.20.0."""
 FIXED = ("requests", "2.32.3")
@@ -88,6 +90,15 @@ def producer_env() -> dict[str, str]:
     env = {k: v for k, v in env.items() if not k.startswith(("COMPLIANCEGATE_", "COVERAGE_"))}
     env["NO_COLOR"] = "1"
     return env
+
+
+def unavailable(reason: str, ci: str | None) -> None:
+    """Stop a test whose producers cannot be installed: a failure when ``ci`` (the ``CI``
+    variable) says this is CI (``true`` as CI sets it, or ``1``/``yes``), else a skip that
+    gives the reason."""
+    if (ci or "").strip().lower() in ("true", "1", "yes"):
+        pytest.fail(f"CI=true and the producers cannot be installed: {reason}", pytrace=False)
+    pytest.skip(f"the producers cannot be installed (no package index?): {reason}")
 
 
 def write_project(root: Path, *, clean: bool, large: bool) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from producer_project import unavailable
 
 from compliancegate.artifacts.registry import detect, formats_for, get_format
 from compliancegate.artifacts.source import Source
@@ -123,3 +124,15 @@ def test_large_outputs_read_whole() -> None:
     assert {f["rule_id"] for f in sarif["findings"]} == {"B404", "B602"}
     sbom = document("sbom/cyclonedx-py-7.5.0-202-pins.cdx.json", "cyclonedx")
     assert len(sbom["components"]) == 202
+
+
+@pytest.mark.parametrize("ci", ["true", "TRUE", "1", "yes"])
+def test_no_index_fails_in_ci(ci: str) -> None:
+    with pytest.raises(pytest.fail.Exception, match="CI=true and the producers cannot be"):
+        unavailable("pip install exited 1: No matching distribution found for bandit", ci)
+
+
+@pytest.mark.parametrize("ci", [None, "", "false", "0"])
+def test_no_index_skips_elsewhere_with_the_reason(ci: str | None) -> None:
+    with pytest.raises(pytest.skip.Exception, match="No matching distribution found for bandit"):
+        unavailable("pip install exited 1: No matching distribution found for bandit", ci)
