@@ -200,6 +200,42 @@ def test_lcov_records_of_one_file_merge(artifact_file: Write) -> None:
     assert files(doc) == {"a.c": (1.0, 2, 2)}
 
 
+@pytest.mark.parametrize(
+    ("branch", "block"),
+    [
+        # coverage.py 7 (`coverage lcov` with branch data) names branches by description.
+        ("jump to line 7", "0"),
+        ("return from function 'run'", "0"),
+        ("exit the module", "0"),
+        # lcov 2: an expression that holds commas, and an exception branch block.
+        ("(a, b) == (1, 2)", "e0"),
+        # The classic numeric names.
+        ("1", "0"),
+    ],
+)
+def test_lcov_branch_names_are_text(artifact_file: Write, branch: str, block: str) -> None:
+    doc = lcov(
+        artifact_file,
+        f"SF:a.py\nDA:6,1\nBRDA:6,{block},{branch},1\nBRDA:6,{block},other {branch},0\n"
+        f"BRDA:6,{block},{branch},0\nBRDA:9,{block},{branch},-\nend_of_record\n",
+    )
+    # Three branches (same name on another line is another branch); taken once: 1 of 3.
+    assert totals(doc) == (1.0, round(1 / 3, 6), 1, 1, 3, 1)
+
+
+@pytest.mark.parametrize(
+    ("record", "bad"),
+    [("BRDA:x,0,jump to line 7,1", "'x'"), ("BRDA:6,0,jump to line 7,yes", "'yes'")],
+)
+def test_lcov_branch_line_and_count_are_numbers(
+    artifact_file: Write, record: str, bad: str
+) -> None:
+    with pytest.raises(ArtifactError) as caught:
+        lcov(artifact_file, f"SF:a.py\n{record}\nend_of_record\n")
+    assert f"{bad} is not a count" in caught.value.message
+    assert caught.value.line == 2
+
+
 def test_lcov_summaries_alone(artifact_file: Write) -> None:
     doc = lcov(artifact_file, "SF:b.py\nLF:10\nLH:4\nBRF:0\nBRH:0\nend_of_record\n")
     assert totals(doc) == (0.4, None, 10, 4, 0, 0)
@@ -217,6 +253,7 @@ def test_lcov_suffix_and_checksums(artifact_file: Write) -> None:
         ("DA:1,1\n", "outside an SF: record", 1),
         ("SF:a\nDA:1\nend_of_record\n", "fewer than 2 fields", 2),
         ("SF:a\nDA:x,1\nend_of_record\n", "not a count", 2),
+        ("SF:a\nBRDA:1,0,1\nend_of_record\n", "fewer than 4 fields", 2),
         ("SF:a\nSF:b\n", "starts before", 2),
         ("SF:\nend_of_record\n", "without a file name", 1),
         ("TN:\nend_of_record\n", "outside a record", 2),

@@ -2,7 +2,9 @@
 cargo-llvm-cov), normalized to the ``coverage`` kind.
 
 A tracefile is a list of records, one per source file: ``SF:path``, then ``DA:line,hits``
-for each instrumented line, ``BRDA:line,block,branch,taken`` for each branch, the summaries
+for each instrumented line, ``BRDA:line,block,branch,taken`` for each branch (block and
+branch are names, not numbers: coverage.py 7 writes ``BRDA:6,0,jump to line 7,1`` and lcov 2
+an ``e`` before the block of an exception branch), the summaries
 ``LF``/``LH`` (lines found/hit) and ``BRF``/``BRH`` (branches found/hit), and
 ``end_of_record``. Counts are computed from the ``DA`` and ``BRDA`` records, which are the
 measurements; the summaries are used only for a file that has none (some tools write
@@ -60,6 +62,10 @@ class Lcov:
                 if current is None:
                     raise source.error("end_of_record outside a record", line=number)
                 current = None
+            elif key == "BRDA":
+                if current is None:
+                    raise source.error(f"{key}: outside an SF: record", line=number)
+                _brda(current, value, source, number)
             elif key in _RECORDS:
                 if current is None:
                     raise source.error(f"{key}: outside an SF: record", line=number)
@@ -99,7 +105,7 @@ class _File:
 
     path: str
     hits: dict[int, int] = field(default_factory=dict)
-    branches: dict[tuple[int, ...], bool] = field(default_factory=dict)
+    branches: dict[tuple[int, str, str], bool] = field(default_factory=dict)
     """(line, block, branch) -> taken at least once."""
     found: int = 0
     hit: int = 0
@@ -130,7 +136,7 @@ class _File:
 
 
 def _numbers(value: str, key: str, source: Source, line: int) -> list[int | None]:
-    """The comma-separated numbers of a record; ``-`` (branch never evaluated) is None.
+    """The comma-separated numbers of a ``DA`` or summary record.
 
     ``DA`` may carry a checksum after the hit count, which is not a number and is ignored.
     """
@@ -141,9 +147,7 @@ def _numbers(value: str, key: str, source: Source, line: int) -> list[int | None
     numbers: list[int | None] = []
     for part in parts[:wanted]:
         text = part.strip()
-        if text == "-" and key == "BRDA":
-            numbers.append(None)
-        elif (number := whole_number(text)) is not None:
+        if (number := whole_number(text)) is not None:
             numbers.append(number)
         elif key == "DA" and text.startswith("-") and whole_number(text[1:]) is not None:
             # Some gcov versions wrote negative hit counts on overflow; the line was run.
@@ -158,9 +162,24 @@ def _da(file: _File, n: list[int | None]) -> None:
     file.hits[number] = file.hits.get(number, 0) + hits
 
 
-def _brda(file: _File, n: list[int | None]) -> None:
-    key = (n[0] or 0, n[1] or 0, n[2] or 0)
-    file.branches[key] = file.branches.get(key, False) or bool(n[3])
+def _brda(file: _File, value: str, source: Source, line: int) -> None:
+    """``BRDA:line,block,branch,taken``: the branch is a name that may itself hold commas
+    (coverage.py and lcov 2 write a description there), so the line is the first field, the
+    taken count the last (``-``: never evaluated) and the branch everything between.
+    """
+    parts = value.split(",")
+    if len(parts) < 4:
+        raise source.error(f"BRDA:{value[:60]} has fewer than 4 fields", line=line)
+    number = whole_number(parts[0].strip())
+    taken_text = parts[-1].strip()
+    taken = 0 if taken_text == "-" else whole_number(taken_text)
+    for text, parsed in ((parts[0], number), (parts[-1], taken)):
+        if parsed is None:
+            raise source.error(
+                f"BRDA:{value[:60]}: {text.strip()[:20]!r} is not a count", line=line
+            )
+    key = (number or 0, parts[1].strip(), ",".join(parts[2:-1]).strip())
+    file.branches[key] = file.branches.get(key, False) or bool(taken)
 
 
 def _summary(name: str) -> Any:
@@ -170,10 +189,9 @@ def _summary(name: str) -> Any:
     return record
 
 
-_ARITY = {"DA": 2, "BRDA": 4, "LF": 1, "LH": 1, "BRF": 1, "BRH": 1}
+_ARITY = {"DA": 2, "LF": 1, "LH": 1, "BRF": 1, "BRH": 1}
 _RECORDS = {
     "DA": _da,
-    "BRDA": _brda,
     "LF": _summary("found"),
     "LH": _summary("hit"),
     "BRF": _summary("branches_found"),
