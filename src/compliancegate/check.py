@@ -126,7 +126,10 @@ def resolve(options: CheckOptions) -> Resolved:
     fail_on = options.fail_on or (env.fail_on if env else None) or config.fail_on or Severity.LOW
     from compliancegate.ledger.location import DEFAULT_LOCATION, check_location
 
-    ledger = None if options.no_ledger else (options.ledger or config.ledger or DEFAULT_LOCATION)
+    ledger = None
+    if not options.no_ledger:
+        ledger = options.ledger if options.ledger is not None else config.ledger
+        ledger = DEFAULT_LOCATION if ledger is None else ledger
     if ledger is not None:
         # A bad location (an unknown store, a folder the gated repository controls) is
         # refused before the run, not found out after it.

@@ -40,7 +40,7 @@ def scheme_problem(location: str) -> str | None:
     Only the form is judged here (no file system, no network).
     """
     if not location.strip():
-        return "the ledger location is empty"
+        return "the ledger location is empty; use " + SUPPORTED_FORMS
     if is_git(location):
         return None
     match = _SCHEME.match(location)
@@ -92,15 +92,16 @@ def check_location(
     if problem is not None:
         raise LedgerError(problem, subject=f"--ledger {location}")
     environ = os.environ if environ is None else environ
+    from compliancegate.ledger.placement import check_folder, checked_state_root
+
+    base = cwd or Path.cwd()
+    checked_state_root(base, environ)
     if is_git(location):
         from compliancegate.ledger.gitstore import parse_git_location
 
         parse_git_location(location)
         retry_seconds(environ)
         return
-    from compliancegate.ledger.placement import check_folder
-
-    base = cwd or Path.cwd()
     folder = Path(location)
     check_folder(folder if folder.is_absolute() else base / folder, base, environ)
 

@@ -68,11 +68,8 @@ def is_inside(path: Path, tree: Path) -> bool:
     return any(c == r or r in c.parents for c in candidates for r in roots)
 
 
-def ledger_state(identity: str, cwd: Path, environ: Mapping[str, str]) -> Path:
-    """The state folder of the ledger named by ``identity`` (created by its first use).
-
-    ``LedgerError`` when the state directory is inside the gated tree.
-    """
+def checked_state_root(cwd: Path, environ: Mapping[str, str]) -> Path:
+    """``state_root``, refused (``LedgerError``) when it is inside the gated tree."""
     root = state_root(environ)
     if is_inside(root, gated_tree(cwd)):
         raise LedgerError(
@@ -81,6 +78,15 @@ def ledger_state(identity: str, cwd: Path, environ: Mapping[str, str]) -> Path:
             file=str(root),
             hint=_OUTSIDE_HINT,
         )
+    return root
+
+
+def ledger_state(identity: str, cwd: Path, environ: Mapping[str, str]) -> Path:
+    """The state folder of the ledger named by ``identity`` (created by its first use).
+
+    ``LedgerError`` when the state directory is inside the gated tree.
+    """
+    root = checked_state_root(cwd, environ)
     return root / LEDGERS_DIR / hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
 
 
