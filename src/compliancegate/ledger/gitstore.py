@@ -202,6 +202,7 @@ class GitStore:
         self._backoff = backoff
         self._max_backoff = max_backoff
         self._ref = f"refs/remotes/origin/{location.branch}"
+        self._replayed: tuple[str, Head, bytes, StateBuilder] | None = None
 
     @property
     def location(self) -> str:
@@ -274,6 +275,18 @@ class GitStore:
             blobs.append(out[end + 1 : end + 1 + size])
             position = end + 1 + size + 1
         return decode_head(blobs[0], f"{self.location}:{HEAD_FILE}"), blobs[1]
+
+    def _replay(self, commit: str | None) -> tuple[Head, bytes, StateBuilder]:
+        """The state at ``commit``, verified; a replay of the same commit earlier in this
+        process (a production check's snapshot, then its commit) is reused."""
+        cached = self._replayed
+        if commit is not None and cached is not None and cached[0] == commit:
+            return cached[1], cached[2], cached[3].copy()
+        state = StateBuilder()
+        head, records = self._load(commit, state)
+        if commit is not None:
+            self._replayed = (commit, head, records, state.copy())
+        return head, records, state
 
     def _load(self, commit: str | None, state: StateBuilder) -> tuple[Head, bytes]:
         head, records = self._read(commit)
@@ -369,8 +382,7 @@ class GitStore:
             except LedgerUnavailable as exc:
                 offline = exc.message
                 commit = self._local_commit()
-            state = StateBuilder()
-            head, _ = self._load(commit, state)
+            head, _, state = self._replay(commit)
             queued = self._queue.load()
             ops = [q.operation for q in queued.operations]
             if ops:
@@ -418,8 +430,7 @@ class GitStore:
             except LedgerUnavailable as exc:
                 reason = exc.message
                 break
-            state = StateBuilder()
-            head, records = self._load(parent, state)
+            head, records, state = self._replay(parent)
             self._remember(head.chain)
             batch = build_batch(state, head.chain, (), ops)
             if batch.linked.data:
