@@ -483,3 +483,33 @@ def test_git_dot_carries_the_ci_credentials_without_writing_them(
     assert store.commit([]).pending == 0
     written = b"".join(p.read_bytes() for p in (project.root / "cache").rglob("*") if p.is_file())
     assert b"secret-token" not in written and b"c2VjcmV0LXRva2Vu" not in written
+
+
+def test_processes_of_one_runner_share_its_cache_and_queue(remote: Path, tmp_path: Path) -> None:
+    # Jobs of one runner (one user, one state directory) take turns on the cache; a job
+    # waiting for it has queued its run already, and whoever holds the cache pushes it.
+    import threading
+
+    shared = tmp_path / "one-runner"
+    outcomes: list[object] = []
+    errors: list[BaseException] = []
+
+    def job(n: int) -> None:
+        try:
+            for i in range(5):
+                store = store_for(remote, shared, backoff=0.001, max_backoff=0.01)
+                outcomes.append(store.commit([run_op(f"j{n}-{i}", f"CVE-{i % 2}")]))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=job, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors
+    assert all(o.pending == 0 for o in outcomes)  # type: ignore[attr-defined]
+    run_ids = [r["data"]["run_id"] for r in remote_records(remote) if r["kind"] == "run"]  # type: ignore[index]
+    assert sorted(run_ids) == sorted(f"j{n}-{i}" for n in range(4) for i in range(5))
+    assert not list(shared.glob("pending/*.json")) and not list(shared.glob("refused/*"))
+    assert store_for(remote, shared).verify().ok

@@ -114,6 +114,9 @@ class FileStore:
             raise
         refused = queued.refused + self._stray()
         ops = [q.operation for q in queued.operations]
+        if not ops and not operations:
+            # Nothing to write (ledger sync with an empty queue): leave the disk alone.
+            return CommitOutcome(stored=0, records=0, pending=0, refused=refused)
         try:
             with self._files.lock(timeout=self._lock_timeout):
                 recovered = self._files.recover(self._now())
