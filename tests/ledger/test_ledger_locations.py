@@ -249,3 +249,24 @@ def test_the_gated_tree_is_the_repository_holding_the_working_directory(
     assert not is_inside(tmp_path / "other", project.root)
     os.symlink(project.root, tmp_path / "alias")
     assert is_inside(tmp_path / "alias" / "x", project.root)
+
+
+def test_a_ledger_folder_brought_by_a_submodule_is_refused(
+    project: Project, tmp_path: Path
+) -> None:
+    # The pull request adds a submodule at .compliancegate whose ledger/ holds a forged
+    # chain: git tracks those files in the submodule, not in the gated repository's index.
+    forged = tmp_path / "forged"
+    assert cli(["check", "--env", "staging", "--ledger", str(forged / "ledger")]).code == 0
+    git("init", "--quiet", "-b", "main", cwd=forged)
+    git("add", "-A", cwd=forged)
+    git("commit", "--quiet", "-m", "ledger", cwd=forged)
+    repository(project)
+    git("-c", "protocol.file.allow=always", "submodule", "add", "--quiet", str(forged),
+        ".compliancegate", cwd=project.root)  # fmt: skip
+    git("commit", "--quiet", "-m", "submodule", cwd=project.root)
+    assert (project.root / ".compliancegate/ledger/records.jsonl").exists()
+    for command in (["check", "--env", "staging"], ["findings", "list"], ["ledger", "verify"]):
+        outcome = cli(command, now=day(1))
+        assert outcome.code == 2, (command, outcome.output)
+        assert "committed to the repository" in outcome.output

@@ -160,7 +160,9 @@ def _tracked(tree: Path, folder: Path, environ: Mapping[str, str]) -> list[str]:
         return []
     from compliancegate.ledger.gitcmd import clean_env
 
-    command = ["git", "-C", str(tree), "ls-files", "-z", "--", str(folder)]
+    # --recurse-submodules: a submodule checked out at (or above) the ledger folder is the
+    # pull request's content as much as a tracked file is.
+    command = ["git", "-C", str(tree), "ls-files", "-z", "--recurse-submodules", "--", str(folder)]
     try:
         done = subprocess.run(
             command, capture_output=True, env=clean_env(environ), timeout=60, check=False
