@@ -270,3 +270,16 @@ def test_a_ledger_folder_brought_by_a_submodule_is_refused(
         outcome = cli(command, now=day(1))
         assert outcome.code == 2, (command, outcome.output)
         assert "committed to the repository" in outcome.output
+
+
+def test_outside_a_repository_the_state_directory_may_be_under_the_working_directory(
+    project: Project, remote: Path
+) -> None:
+    # As in a container whose working directory is /: every state directory is below it.
+    state = project.root / "home" / ".local" / "state"
+    outcome = cli(
+        ["check", "--env", "staging", "--ledger", f"git:{remote}#ledger"],
+        COMPLIANCEGATE_STATE_DIR=str(state),
+    )
+    assert outcome.code == 0, outcome.output
+    assert remote.joinpath("refs/heads/ledger").exists() and state.is_dir()

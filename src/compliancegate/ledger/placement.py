@@ -13,7 +13,7 @@ The repository being gated is written by whoever opened the pull request. So:
   reported and never stored.
 
 The gated tree is the git work tree that holds the working directory, else the working
-directory itself.
+directory itself (for the state directory rule: only a git work tree).
 """
 
 from __future__ import annotations
@@ -52,13 +52,18 @@ def state_root(environ: Mapping[str, str]) -> Path:
     return Path(home) / ".local" / "state" / "compliancegate"
 
 
-def gated_tree(cwd: Path) -> Path:
-    """The top of the git work tree holding ``cwd``, else ``cwd``."""
+def work_tree(cwd: Path) -> Path | None:
+    """The top of the git work tree holding ``cwd``, or None outside a repository."""
     start = cwd.absolute()
     for folder in (start, *start.parents):
         if (folder / ".git").exists():
             return folder
-    return start
+    return None
+
+
+def gated_tree(cwd: Path) -> Path:
+    """The top of the git work tree holding ``cwd``, else ``cwd``."""
+    return work_tree(cwd) or cwd.absolute()
 
 
 def is_inside(path: Path, tree: Path) -> bool:
@@ -69,9 +74,14 @@ def is_inside(path: Path, tree: Path) -> bool:
 
 
 def checked_state_root(cwd: Path, environ: Mapping[str, str]) -> Path:
-    """``state_root``, refused (``LedgerError``) when it is inside the gated tree."""
+    """``state_root``, refused (``LedgerError``) when it is inside the gated repository.
+
+    Outside a repository there is no checkout a pull request wrote; and a working directory
+    of ``/`` (common in containers) holds every state directory.
+    """
     root = state_root(environ)
-    if is_inside(root, gated_tree(cwd)):
+    tree = work_tree(cwd)
+    if tree is not None and is_inside(root, tree):
         raise LedgerError(
             "the ledger's state directory (its queue and cache) is inside the repository "
             "being gated, which the pull request controls",
