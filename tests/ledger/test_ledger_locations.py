@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 import pytest
-from ledger_project import Project, cli, day, git
+from ledger_project import Project, cli, cli_subprocess, day, git
 
 from compliancegate.ledger.placement import gated_tree, is_inside, state_root
 
@@ -283,3 +283,18 @@ def test_outside_a_repository_the_state_directory_may_be_under_the_working_direc
     )
     assert outcome.code == 0, outcome.output
     assert remote.joinpath("refs/heads/ledger").exists() and state.is_dir()
+
+
+def test_refusals_through_a_process(project: Project, remote: Path) -> None:
+    unknown = cli_subprocess(["findings", "list", "--ledger", "s3://bucket/ledger"], project.root)
+    assert unknown.code == 2 and "s3://" in unknown.stderr and "Traceback" not in unknown.output
+    typo = cli_subprocess(["findings", "list", "--ledger", "ledgr"], project.root)
+    assert typo.code == 2 and "there is no ledger at ledgr" in typo.stderr
+    budget = cli_subprocess(
+        ["check", "--env", "staging", "--ledger", f"git:{remote}#ledger"],
+        project.root,
+        COMPLIANCEGATE_STATE_DIR=".state",
+        COMPLIANCEGATE_LEDGER_RETRY_SECONDS="soon",
+    )
+    assert budget.code == 2 and "COMPLIANCEGATE_LEDGER_RETRY_SECONDS" in budget.stderr
+    assert "Traceback" not in budget.output
