@@ -260,3 +260,35 @@ def test_two_runners_creating_the_key_at_once_share_it(tmp_path: Path) -> None:
         thread.join()
     contents = queues[0].load()
     assert len(contents.operations) == 8 and contents.refused == ()
+
+
+@pytest.mark.parametrize("where", ["state-queue", "gated-tree"])
+def test_a_forged_queue_entry_does_not_unblock_a_production_release(
+    project: Project, where: str
+) -> None:
+    from ledger_project import policies_yaml
+
+    # images-pinned blocks, and its control is break-fix: once open, a production release
+    # that does not fix it is blocked. A forged "clean" run in a queue would resolve it.
+    project.write(
+        "policies/gate.yaml", policies_yaml().replace("enforcement: warn", "enforcement: block")
+    )
+    project.deploy(pinned=False)
+    assert cli(["check", "--env", "staging"], now=day(0)).code == 1
+    (project.root / "release/deploy.yaml").unlink()  # not evaluated: not fixed either
+    queue = file_queue(project)
+    forged = json.dumps(to_json(forged_run())).encode()
+    if where == "state-queue":
+        queue.add([forged_run("warm-up")])
+        for path in queue.folder.glob("*.json"):
+            path.write_bytes(forged)
+    else:
+        target = project.root / LEDGER / "pending" / "00000000000000000001-x.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(forged)
+    outcome = cli(["check", "--env", "production", "--format", "json"], now=day(1))
+    assert outcome.code == 1, outcome.output
+    report = outcome.json()
+    assert "compliancegate:break-fix" in [r["policy"]["id"] for r in report["results"]]
+    assert "ledger-refused" in [n["code"] for n in report["notices"]]
+    assert "forged" not in [r["data"]["run_id"] for r in records(project.root / LEDGER)]
