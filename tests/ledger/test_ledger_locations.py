@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ledger_project import Project, cli, cli_subprocess, day, git
 
 from compliancegate.ledger.placement import gated_tree, is_inside, state_root
@@ -298,3 +300,25 @@ def test_refusals_through_a_process(project: Project, remote: Path) -> None:
     )
     assert budget.code == 2 and "COMPLIANCEGATE_LEDGER_RETRY_SECONDS" in budget.stderr
     assert "Traceback" not in budget.output
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    scheme=st.from_regex(r"[A-Za-z][A-Za-z0-9+.-]{0,15}", fullmatch=True).filter(
+        lambda s: s.lower() != "git"
+    ),
+    rest=st.text(max_size=40),
+)
+def test_every_url_scheme_but_git_is_refused(scheme: str, rest: str) -> None:
+    from compliancegate.ledger.location import scheme_problem
+
+    assert scheme_problem(f"{scheme}://{rest}") is not None
+    assert scheme_problem(f"{scheme}:") is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_characters=":\x00"), min_size=1, max_size=40))
+def test_paths_without_a_colon_are_folders(path: str) -> None:
+    from compliancegate.ledger.location import scheme_problem
+
+    assert scheme_problem(path) is None or not path.strip()
