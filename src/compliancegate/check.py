@@ -127,14 +127,16 @@ def resolve(options: CheckOptions) -> Resolved:
         paths = config.paths or (Path("."),)
     waivers = options.waivers or (env.waivers if env and env.waivers else None) or config.waivers
     fail_on = options.fail_on or (env.fail_on if env else None) or config.fail_on or Severity.LOW
-    from compliancegate.ledger.location import DEFAULT_LOCATION, is_git
+    from compliancegate.ledger.location import DEFAULT_LOCATION, check_location
 
-    ledger = None if options.no_ledger else (options.ledger or config.ledger or DEFAULT_LOCATION)
-    if ledger is not None and is_git(ledger):
-        from compliancegate.ledger.gitstore import parse_git_location
-
-        # A malformed location is refused before the run, not found out after it.
-        parse_git_location(ledger)
+    ledger = None
+    if not options.no_ledger:
+        ledger = options.ledger if options.ledger is not None else config.ledger
+        ledger = DEFAULT_LOCATION if ledger is None else ledger
+    if ledger is not None:
+        # A bad location (an unknown store, a folder the gated repository controls) is
+        # refused before the run, not found out after it.
+        check_location(ledger)
 
     return Resolved(
         paths=paths,

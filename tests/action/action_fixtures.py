@@ -85,6 +85,8 @@ def make_runner(checkout: Path, workspace: Path, runner_temp: Path) -> Runner:
     for name in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"):
         env.pop(name, None)
     env.update({"COMPLIANCEGATE_NOW": NOW, "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"})
+    # The ledger's queue and cache, as docs/ledger.md suggests for hosted runners.
+    env["COMPLIANCEGATE_STATE_DIR"] = str(runner_temp / "compliancegate")
     return Runner(
         action_path=checkout,
         workspace=workspace,

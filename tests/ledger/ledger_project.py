@@ -215,3 +215,13 @@ def git(*args: str, cwd: Path | None = None) -> str:
         ["git", *args], cwd=cwd, env=env, capture_output=True, check=True, timeout=60
     )
     return done.stdout.decode()
+
+
+def queued(state: Path) -> list[Path]:
+    """The batch files in every pending queue under the state directory ``state``."""
+    return sorted(state.glob("ledgers/*/pending/*.json"))
+
+
+def refused(state: Path) -> list[Path]:
+    """The batch files every queue under ``state`` refused and set aside."""
+    return sorted(state.glob("ledgers/*/refused/*.json"))

@@ -268,7 +268,10 @@ def test_bad_since_is_exit_2(project: Project) -> None:
 
 
 def test_an_empty_ledger(project: Project) -> None:
+    # As ledger verify says: an empty ledger folder is a ledger, a missing one is not.
+    (project.root / ".compliancegate/ledger").mkdir(parents=True)
     assert cli(["findings", "list"]).stdout == "No findings.\n"
+    assert cli(["ledger", "verify"]).code == 0
 
 
 def test_ledger_verify_through_a_process(history: Project) -> None:

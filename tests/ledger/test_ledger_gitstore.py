@@ -68,7 +68,7 @@ def store_for(remote: Path, root: Path, **kwargs: object) -> GitStore:
     return GitStore(parse_git_location(f"git:{remote}#ledger"), root, cwd=root, **kwargs)  # type: ignore[arg-type]
 
 
-def test_runs_are_recorded_on_the_branch(project: Project, remote: Path) -> None:
+def test_runs_are_recorded_on_the_branch(project: Project, remote: Path, state: Path) -> None:
     location = f"git:{remote}#ledger"
     project.scan("CVE-1")
     assert cli(["check", "--env", "staging", "--ledger", location], now=day(0)).code == 1
@@ -82,8 +82,10 @@ def test_runs_are_recorded_on_the_branch(project: Project, remote: Path) -> None
     assert verified.code == 0 and "4 record(s)" in verified.stdout
     listed = cli(["findings", "list", "--ledger", location, "--format", "json"], now=day(2))
     assert [f["status"] for f in listed.json()["findings"]] == ["resolved"]
-    # The cache lives under the local ledger folder and is ignored by git.
-    assert (project.root / ".compliancegate/ledger/git/.gitignore").read_text() == "*\n"
+    # The cache and the queue live in the state directory: nothing in the gated checkout.
+    assert not (project.root / ".compliancegate").exists()
+    (cache,) = state.glob("ledgers/*/repo.git")
+    assert (cache.parent / "location.txt").read_text() == f"git:{remote}#ledger\n"
 
 
 def test_an_unreachable_remote_keeps_records_pending_and_the_decision(
@@ -203,25 +205,108 @@ def test_a_rejected_push_is_rederived_on_the_new_head(remote: Path, tmp_path: Pa
     assert a.verify().ok
 
 
-def test_tries_are_bounded_then_records_stay_pending(remote: Path, tmp_path: Path) -> None:
-    a = store_for(remote, tmp_path / "a", tries=2, backoff=0.0)
-    b = store_for(remote, tmp_path / "b")
+def racing(a: GitStore, b: GitStore, races: int | None) -> list[str]:
+    """Make ``b`` push between each of ``a``'s fetches and pushes, ``races`` times (None:
+    forever): every such push of ``a`` is rejected by the real remote."""
     fetch = a._fetch
-    runs = iter(range(100))
+    pushed: list[str] = []
 
     def fetch_then_b_pushes() -> str | None:
         commit = fetch()
-        b.commit([run_op(f"b-{next(runs)}")])
+        if races is None or len(pushed) < races:
+            run_id = f"b-{len(pushed)}"
+            assert b.commit([run_op(run_id)]).pending == 0
+            pushed.append(run_id)
         return commit
 
     a._fetch = fetch_then_b_pushes  # type: ignore[method-assign]
+    return pushed
+
+
+@pytest.mark.parametrize("races", [1, 11, 12, 13, 30])
+def test_a_run_outlasts_any_number_of_rejections_within_its_time_budget(
+    remote: Path, tmp_path: Path, races: int
+) -> None:
+    # Sizes below, at and above the old fixed count of 12 tries: a count would leave the
+    # run pending; a time budget keeps trying on the new head until it lands.
+    a = store_for(remote, tmp_path / "a", backoff=0.001, max_backoff=0.01)
+    b = store_for(remote, tmp_path / "b")
+    pushed = racing(a, b, races)
+    outcome = a.commit([run_op("a-1", "CVE-1")])
+    assert (outcome.pending, outcome.stored, outcome.reason) == (0, 1, None)
+    assert len(pushed) == races
+    run_ids = [r["data"]["run_id"] for r in remote_records(remote) if r["kind"] == "run"]  # type: ignore[index]
+    assert run_ids == [*pushed, "a-1"]
+    assert not list((tmp_path / "a").glob("pending/*.json"))
+    assert a.verify().ok
+
+
+def test_the_time_budget_runs_out_then_records_stay_pending(remote: Path, tmp_path: Path) -> None:
+    a = store_for(remote, tmp_path / "a", retry_seconds=0.5, backoff=0.01, max_backoff=0.05)
+    b = store_for(remote, tmp_path / "b")
+    pushed = racing(a, b, None)
+    started = time.monotonic()
     outcome = a.commit([run_op("a-1")])
-    assert outcome.pending == 1 and outcome.reason and "rejected 2 pushes" in outcome.reason
-    a._fetch = fetch  # type: ignore[method-assign]
+    elapsed = time.monotonic() - started
+    assert outcome.pending == 1 and outcome.reason and "retry budget 0.5s" in outcome.reason
+    assert f"rejected {len(pushed)} push(es)" in outcome.reason
+    assert 0.5 <= elapsed < 30
+    # The next run, with the remote quiet again, stores both.
+    a._fetch = GitStore._fetch.__get__(a)  # type: ignore[method-assign]
     later = a.commit([run_op("a-2")])
     assert (later.pending, later.synced, later.stored) == (0, 1, 2)
     run_ids = [r["data"]["run_id"] for r in remote_records(remote) if r["kind"] == "run"]  # type: ignore[index]
-    assert run_ids == ["b-0", "b-1", "a-1", "a-2"]
+    assert run_ids == [*pushed, "a-1", "a-2"]
+
+
+def test_a_push_the_remote_refuses_for_good_is_not_retried(remote: Path, tmp_path: Path) -> None:
+    store_for(remote, tmp_path / "b").commit([run_op("b-0")])
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'protected branch' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    a = store_for(remote, tmp_path / "a")  # the default budget of 120 s
+    started = time.monotonic()
+    outcome = a.commit([run_op("a-1")])
+    assert time.monotonic() - started < 30
+    assert outcome.pending == 1 and "refused the push" in (outcome.reason or "")
+    assert "declined" in (outcome.reason or "")
+
+
+@pytest.mark.parametrize(
+    ("line", "race"),
+    [
+        ("!\tabc:refs/heads/l\t[rejected] (fetch first)", True),
+        ("!\tabc:refs/heads/l\t[rejected] (non-fast-forward)", True),
+        ("!\tabc:refs/heads/l\t[remote rejected] (cannot lock ref 'refs/heads/l')", True),
+        ("!\tabc:refs/heads/l\t[remote rejected] (failed to update ref)", True),
+        ("!\tabc:refs/heads/l\t[remote rejected] (pre-receive hook declined)", False),
+        ("!\tabc:refs/heads/l\t[remote rejected] (protected branch hook declined)", False),
+    ],
+)
+def test_lost_races_are_told_from_refusals(line: str, race: bool) -> None:
+    from compliancegate.ledger.gitstore import _lost_race
+
+    assert _lost_race(line) is race
+
+
+def test_the_retry_budget_is_configurable_and_checked(project: Project, remote: Path) -> None:
+    from compliancegate.ledger.location import open_store, retry_seconds
+
+    assert retry_seconds({}) == 120.0
+    assert retry_seconds({"COMPLIANCEGATE_LEDGER_RETRY_SECONDS": "300"}) == 300.0
+    store = open_store(
+        f"git:{remote}#ledger", environ={**os.environ, "COMPLIANCEGATE_LEDGER_RETRY_SECONDS": "7"}
+    )
+    assert store._retry_seconds == 7.0  # type: ignore[attr-defined]
+    location = f"git:{remote}#ledger"
+    for bad in ("soon", "-1", "nan", "inf", "1e9"):
+        outcome = cli(
+            ["check", "--env", "staging", "--ledger", location],
+            COMPLIANCEGATE_LEDGER_RETRY_SECONDS=bad,
+        )
+        assert outcome.code == 2, (bad, outcome.output)
+        assert "COMPLIANCEGATE_LEDGER_RETRY_SECONDS" in outcome.output
+    assert not remote.joinpath("refs/heads/ledger").exists()
 
 
 def test_an_operation_recorded_before_a_lost_acknowledgement_is_not_recorded_twice(
@@ -327,11 +412,13 @@ def test_concurrent_pipelines_lose_and_duplicate_nothing(
     for w in range(WORKERS):
         root = tmp_path / f"runner-{w}"
         Project(root).setup()
+        # One runner each: its own checkout, and its own state directory (cache and queue).
+        runner_env = dict(env, COMPLIANCEGATE_STATE_DIR=str(tmp_path / f"state-{w}"))
         children.append(
             subprocess.Popen(
                 [sys.executable, "-c", WORKER, str(w), str(RUNS), location],
                 cwd=root,
-                env=env,
+                env=runner_env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )
@@ -344,7 +431,9 @@ def test_concurrent_pipelines_lose_and_duplicate_nothing(
     print(f"{WORKERS}x{RUNS} concurrent checks: {elapsed:.1f}s")
 
     # Nothing left pending anywhere: every run reached the remote.
-    assert not list(tmp_path.glob("runner-*/.compliancegate/ledger/git/*/pending/*.json"))
+    assert not list(tmp_path.glob("state-*/ledgers/*/pending/*.json"))
+    assert not list(tmp_path.glob("state-*/ledgers/*/refused/*.json"))
+    assert len(list(tmp_path.glob("state-*/ledgers/*/repo.git"))) == WORKERS
     assert cli(["ledger", "verify", "--ledger", location]).code == 0
     recorded = remote_records(remote)
     run_ids = [r["data"]["run_id"] for r in recorded if r["kind"] == "run"]  # type: ignore[index]
@@ -394,3 +483,33 @@ def test_git_dot_carries_the_ci_credentials_without_writing_them(
     assert store.commit([]).pending == 0
     written = b"".join(p.read_bytes() for p in (project.root / "cache").rglob("*") if p.is_file())
     assert b"secret-token" not in written and b"c2VjcmV0LXRva2Vu" not in written
+
+
+def test_processes_of_one_runner_share_its_cache_and_queue(remote: Path, tmp_path: Path) -> None:
+    # Jobs of one runner (one user, one state directory) take turns on the cache; a job
+    # waiting for it has queued its run already, and whoever holds the cache pushes it.
+    import threading
+
+    shared = tmp_path / "one-runner"
+    outcomes: list[object] = []
+    errors: list[BaseException] = []
+
+    def job(n: int) -> None:
+        try:
+            for i in range(5):
+                store = store_for(remote, shared, backoff=0.001, max_backoff=0.01)
+                outcomes.append(store.commit([run_op(f"j{n}-{i}", f"CVE-{i % 2}")]))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=job, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors
+    assert all(o.pending == 0 for o in outcomes)  # type: ignore[attr-defined]
+    run_ids = [r["data"]["run_id"] for r in remote_records(remote) if r["kind"] == "run"]  # type: ignore[index]
+    assert sorted(run_ids) == sorted(f"j{n}-{i}" for n in range(4) for i in range(5))
+    assert not list(shared.glob("pending/*.json")) and not list(shared.glob("refused/*"))
+    assert store_for(remote, shared).verify().ok

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from ledger_project import Outcome, Project, cli, cli_subprocess, day
+from ledger_project import Outcome, Project, cli, cli_subprocess, day, queued
 
 from compliancegate.ledger.chain import ChainHead, link
 from compliancegate.ledger.files import Head, encode_head
@@ -126,7 +126,7 @@ def _forge(ledger: Path, entry: Entry) -> tuple[bytes, ChainHead]:
     return linked.data, linked.head
 
 
-def test_an_appended_forged_record_is_detected(ledger: Path) -> None:
+def test_an_appended_forged_record_is_detected(ledger: Path, state: Path) -> None:
     count = len(lines_of(ledger))
     resolved = json.loads(lines_of(ledger)[1])["data"]["finding"]
     forged, _ = _forge(
@@ -142,10 +142,10 @@ def test_an_appended_forged_record_is_detected(ledger: Path) -> None:
     outcome = verify()
     assert bad_record(outcome) == count + 1
     assert "not appended by compliancegate" in outcome.stdout
-    # No run appends after it; the run waits in pending/ for the ledger to be restored.
+    # No run appends after it; the run waits in the queue for the ledger to be restored.
     check = cli(["check", "--env", "staging"], now=day(9))
     assert check.code == 0 and "ledger-error" in check.stdout
-    assert len(list((ledger / "pending").glob("*.json"))) == 1
+    assert len(queued(state)) == 1 and not (ledger / "pending").exists()
     assert len(lines_of(ledger)) == count + 1
 
 

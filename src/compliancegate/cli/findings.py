@@ -40,7 +40,7 @@ def _ledger_options(func: F) -> F:
         "--ledger",
         "location",
         help="Ledger location: a folder, or git:URL#BRANCH (default: config, then "
-        ".compliancegate/ledger).",
+        ".compliancegate/ledger). Other URL schemes are refused.",
     )(func)
     return func
 
@@ -70,7 +70,18 @@ def _store(location: str | None, config: Path | None) -> LedgerStore:
 
 
 def _snapshot(store: LedgerStore, now: dt.datetime) -> Snapshot:
+    from compliancegate.ledger.interface import LedgerError
+
     snapshot = store.snapshot(now)
+    for refused in snapshot.refused:
+        click.echo(f"note: ledger-refused: not included, not this runner's: {refused}", err=True)
+    if not snapshot.found:
+        why = f" ({snapshot.offline}) and there is no local copy" if snapshot.offline else ""
+        raise LedgerError(
+            f"there is no ledger at {store.location}{why}",
+            hint="check the --ledger value (or the config's ledger:); a check records runs "
+            "there unless --no-ledger",
+        )
     if snapshot.offline:
         click.echo(
             f"note: {store.location} could not be reached ({snapshot.offline}); "

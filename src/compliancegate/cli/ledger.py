@@ -49,10 +49,18 @@ def sync(location: str | None, config: Path | None) -> int:
 
     Exit 2 when some are still pending.
     """
+    from compliancegate.check import current_time
+    from compliancegate.ledger.interface import LedgerError
     from compliancegate.ledger.location import configured_location, open_store
     from compliancegate.ledger.recording import outcome_notices
 
     store = open_store(configured_location(location, config))
+    snapshot = store.snapshot(current_time()[0])
+    if not snapshot.found:
+        raise LedgerError(
+            f"there is no ledger at {store.location}, and nothing is pending for it",
+            hint="check the --ledger value (or the config's ledger:)",
+        )
     outcome = store.commit([])
     for notice in outcome_notices(outcome, store.location):
         click.echo(f"note: {notice.code}: {notice.message}", err=True)

@@ -9,8 +9,10 @@ One module per concept (``docs/ledger.md`` describes the format):
 - ``operations`` and ``changes``: what happened (a run, a manual action) and the records it
   adds to a given state, computed again whenever the state under it changes;
 - ``observe``: a ``CheckReport`` turned into a run operation;
-- ``files``, ``lock``, ``pending``: the on-disk format, its lock and the queue of
-  operations not yet stored;
+- ``files``, ``lock``, ``pending``: the on-disk format, its lock and the authenticated
+  queue of operations not yet stored;
+- ``placement``: where a ledger's files may live (the per-user state directory; nothing the
+  gated checkout holds becomes a record);
 - ``filestore`` and ``gitstore``: the two stores behind ``interface.LedgerStore``;
   ``location`` picks one from a ``--ledger`` value;
 - ``gitcmd``: git run with a sanitized environment, for the git store;

@@ -178,6 +178,16 @@ class LedgerFolder:
             ) from None
         return locked(self.folder / LOCK_FILE, shared=shared, timeout=timeout)
 
+    def version(self) -> tuple[object, ...] | None:
+        """What tells the folder's content apart cheaply: ``head.json``'s bytes and the
+        records file's size, times and inode; None when there is nothing to tell by."""
+        try:
+            head = self.head_path.read_bytes()
+            info = self.records_path.stat()
+        except OSError:
+            return None
+        return (head, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+
     def exists(self) -> bool:
         """Whether anything was ever written here."""
         return self.head_path.exists() or self.records_path.exists()

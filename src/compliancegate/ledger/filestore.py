@@ -2,20 +2,20 @@
 
 Concurrent writers on one machine take turns under an exclusive lock; each derives its
 operation's records from the ledger as it finds it once it holds the lock. When the lock is
-not granted in time, or the disk refuses the write, the operation is kept in ``pending/`` and
-written by the next run.
+not granted in time, or the disk refuses the write, the operation is kept in the ledger's
+pending queue (in the per-user state directory, ``placement``) and written by the next run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from compliancegate.ledger.changes import build_batch
 from compliancegate.ledger.clocks import Now, system_now
-from compliancegate.ledger.files import LedgerFolder
+from compliancegate.ledger.files import Head, LedgerFolder
 from compliancegate.ledger.interface import (
     ChainError,
     CommitOutcome,
@@ -26,11 +26,13 @@ from compliancegate.ledger.interface import (
 )
 from compliancegate.ledger.lock import DEFAULT_TIMEOUT
 from compliancegate.ledger.operations import Operation
-from compliancegate.ledger.pending import PendingQueue
+from compliancegate.ledger.pending import STRAY_REASON, PendingQueue, queue_problem
+from compliancegate.ledger.placement import gated_tree, ledger_state, stray_pending
 from compliancegate.ledger.records import RecordKind
 from compliancegate.ledger.state import StateBuilder
 
-PENDING_DIR = "pending"
+LEGACY_PENDING_DIR = "pending"
+"""Where versions before the authenticated queue kept it: inside the ledger folder."""
 
 
 class FileStore:
@@ -43,90 +45,126 @@ class FileStore:
         *,
         now: Now = system_now,
         lock_timeout: float = DEFAULT_TIMEOUT,
+        state: Path | None = None,
+        cwd: Path | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
-        """The ledger in ``folder``; ``now`` stamps the store's own records (recoveries)."""
+        """The ledger in ``folder``; ``now`` stamps the store's own records (recoveries).
+
+        ``state`` is the ledger's state folder (its pending queue), by default the one
+        ``placement.ledger_state`` gives; ``cwd`` locates the gated tree.
+        """
         self.folder = folder
         self._location = location or str(folder)
         self._files = LedgerFolder(folder)
-        self._queue = PendingQueue(folder / PENDING_DIR)
+        identity = ledger_identity(folder)
+        cwd = cwd or Path.cwd()
+        self._tree = gated_tree(cwd)
+        if state is None:
+            state = ledger_state(identity, cwd, os.environ if environ is None else environ)
+        self._queue = PendingQueue(state, identity)
         self._now = now
         self._lock_timeout = lock_timeout
+        self._replayed: tuple[tuple[object, ...], Head, StateBuilder] | None = None
+
+    def _load(self) -> tuple[Head, StateBuilder]:
+        """Replay the records; a replay of the very same content earlier in this process
+        (a production check's snapshot, then its commit) is reused rather than repeated."""
+        version = self._files.version()
+        cached = self._replayed
+        if version is not None and cached is not None and cached[0] == version:
+            return cached[1], cached[2].copy()
+        state = StateBuilder()
+        head = self._files.load(state)
+        if version is not None and self._files.version() == version:
+            self._replayed = (version, head, state.copy())
+        return head, state
 
     @property
     def location(self) -> str:
         """The ``--ledger`` value."""
         return self._location
 
+    def _stray(self) -> tuple[str, ...]:
+        found = stray_pending(self._tree, self.folder / LEGACY_PENDING_DIR)
+        return tuple(f"{path}: {STRAY_REASON}" for path in found)
+
     def snapshot(self, now: dt.datetime) -> Snapshot:
-        """The findings as of ``now``, pending operations included."""
-        state = StateBuilder()
-        head = self._files.load(state)
+        """The findings as of ``now``, this runner's pending operations included."""
+        head, state = self._load()
         queued = self._queue.load()
-        if queued:
-            build_batch(state, head.chain, (), [q.operation for q in queued])
-        return Snapshot(state.freeze(now), self._location, pending=len(queued))
+        ops = [q.operation for q in queued.operations]
+        if ops:
+            build_batch(state, head.chain, (), ops)
+        return Snapshot(
+            state.freeze(now),
+            self._location,
+            pending=len(ops),
+            found=self.folder.is_dir() or bool(ops),
+            refused=queued.refused + self._stray(),
+        )
 
     def commit(self, operations: Sequence[Operation]) -> CommitOutcome:
         """Append the records of the pending operations, then of ``operations``."""
         try:
-            queued = self._queue.load()
+            queued = self._queue.load(set_aside=True)
         except LedgerError:
-            # One unreadable pending file must not cost this run its record: queue it too.
+            # An untrusted queue key must not cost this run its record: queue it if possible.
             self._queue.add(operations)
             raise
+        refused = queued.refused + self._stray()
+        ops = [q.operation for q in queued.operations]
+        if not ops and not operations:
+            # Nothing to write (ledger sync with an empty queue): leave the disk alone.
+            return CommitOutcome(stored=0, records=0, pending=0, refused=refused)
         try:
             with self._files.lock(timeout=self._lock_timeout):
                 recovered = self._files.recover(self._now())
-                state = StateBuilder()
-                head = self._files.load(state)
-                batch = build_batch(
-                    state, head.chain, recovered, [q.operation for q in queued] + list(operations)
-                )
+                head, state = self._load()
+                batch = build_batch(state, head.chain, recovered, ops + list(operations))
                 self._files.write(head, batch.linked)
         except (LedgerUnavailable, OSError) as exc:
-            # A full disk or a read-only folder mid-append: the records wait in pending/.
+            # A full disk or a read-only folder mid-append: the records wait in the queue.
             self._queue.add(operations)
             reason = exc.message if isinstance(exc, LedgerUnavailable) else str(exc)
             return CommitOutcome(
                 stored=0,
                 records=0,
-                pending=len(queued) + len(operations),
+                pending=len(ops) + len(operations),
                 reason=reason,
+                refused=refused,
             )
         except LedgerError:
             # A ledger that fails verification takes no new records; the operations wait
-            # in pending/ until it is restored, rather than being lost.
+            # in the queue until it is restored, rather than being lost.
             self._queue.add(operations)
             raise
-        self._queue.remove(q.path for q in queued)
+        self._queue.remove(q.path for q in queued.operations)
         return CommitOutcome(
             stored=batch.stored,
             records=len(batch.linked.records),
             pending=0,
-            synced=len(queued),
+            synced=len(ops),
             dropped=batch.dropped,
             recovered=tuple(
                 str(r.data["file"]) for r in batch.linked.records if r.kind is RecordKind.RECOVERED
             ),
+            refused=refused,
         )
 
-    def _pending_problem(self, records: int) -> ChainError | None:
-        """A pending file that cannot be read would hold back every later run: a failure."""
-        try:
-            self._queue.load()
-        except LedgerError as exc:
-            return ChainError(exc.message, seq=records, file=exc.file, hint=exc.hint)
-        return None
+    def _queue_problem(self, records: int) -> ChainError | None:
+        """Queued operations that are refused: a failure until someone looks at them."""
+        return queue_problem(self._queue, self._stray(), records)
 
     def verify(self) -> VerifyReport:
-        """Check every record, the head and what follows it."""
+        """Check every record, the head and what follows it, and the queue."""
         if not self._files.exists():
-            if self.folder.is_dir() or self._queue.count():
+            if self.folder.is_dir() or self._queue.count() or self._stray():
                 return VerifyReport(
                     self._location,
                     0,
                     "0" * 64,
-                    self._pending_problem(0),
+                    self._queue_problem(0),
                     notes=("the ledger is empty",),
                 )
             raise LedgerError(
@@ -143,8 +181,13 @@ class FileStore:
         else:
             # A read-only copy (an auditor's) cannot be locked, and has no writers.
             problem, notes = self._files.inspect(state)
-        problem = problem or self._pending_problem(state.records)
+        problem = problem or self._queue_problem(state.records)
         pending = self._queue.count()
         if pending:
             notes.append(f"{pending} operation(s) pending in {self._queue.folder}")
         return VerifyReport(self._location, state.records, state.head, problem, tuple(notes))
+
+
+def ledger_identity(folder: Path) -> str:
+    """What a file ledger's queue is bound to: its folder, symlinks resolved."""
+    return f"file:{folder.resolve()}"

@@ -4,19 +4,21 @@
 repository being gated (its ``origin``, else the repository itself). The branch holds
 ``records.jsonl`` and ``head.json``, one commit per stored batch.
 
-The store works in a bare cache repository under the ledger's local folder
-(``.compliancegate/ledger/git/<key>/``), with git plumbing only (no checkout, no index):
+The store works in a bare cache repository in the ledger's state folder, outside the gated
+checkout (``placement.ledger_state``), with git plumbing only (no checkout, no index):
 
-1. the operation is first queued in ``pending/`` (a kill during the network steps loses
-   nothing);
+1. the operation is first queued in the authenticated queue (``pending``; a kill during the
+   network steps loses nothing);
 2. fetch the branch; replay and verify every record;
 3. derive the records of every pending operation on top, in order;
 4. commit the new files on top of the fetched commit and push (fast-forward only).
 
 When the push is rejected because another pipeline pushed first, the store fetches again and
-goes back to step 3 on the new head, a bounded number of times with jittered exponential
-backoff. When the remote cannot be reached, the operations stay pending and the next run
-pushes them. A retried operation is recognised by its id and never recorded twice.
+goes back to step 3 on the new head, with jittered exponential backoff, for as long as the
+retry budget lasts (``DEFAULT_RETRY_SECONDS``): a time, not a count, so that a busy ledger
+never leaves a run behind. A push the remote refuses for good (a hook, a protected branch)
+is not retried. When the remote cannot be reached, the operations stay pending and the next
+run pushes them. A retried operation is recognised by its id and never recorded twice.
 
 The cache also remembers the last head it verified: a remote whose history no longer holds
 that record was rewritten (a force-push), and is reported as such.
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import io
 import json
 import os
@@ -40,7 +41,6 @@ from pathlib import Path
 
 from compliancegate.ledger.chain import TAMPER_HINT, ChainHead
 from compliancegate.ledger.changes import build_batch
-from compliancegate.ledger.clocks import Now, system_now
 from compliancegate.ledger.files import (
     EMPTY_HEAD,
     HEAD_FILE,
@@ -61,12 +61,16 @@ from compliancegate.ledger.interface import (
 )
 from compliancegate.ledger.lock import DEFAULT_TIMEOUT, locked
 from compliancegate.ledger.operations import Operation, RunOp
-from compliancegate.ledger.pending import PendingQueue
+from compliancegate.ledger.pending import STRAY_REASON, PendingQueue, queue_problem
+from compliancegate.ledger.placement import gated_tree, ledger_state, stray_pending
 from compliancegate.ledger.records import line_hash
 from compliancegate.ledger.state import StateBuilder
 
-DEFAULT_TRIES = 12
-"""Pushes tried per run before its records are left pending."""
+DEFAULT_RETRY_SECONDS = 120.0
+"""How long a run keeps retrying pushes the remote rejects because others pushed first,
+before its records are left pending."""
+RETRY_VARIABLE = "COMPLIANCEGATE_LEDGER_RETRY_SECONDS"
+"""Overrides ``DEFAULT_RETRY_SECONDS``."""
 
 _BRANCH = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![./])$")
 _MISSING_REF = "couldn't find remote ref"
@@ -165,19 +169,20 @@ class GitStore:
     def __init__(
         self,
         location: GitLocation,
-        cache_root: Path,
+        state: Path | None = None,
         *,
         cwd: Path | None = None,
-        now: Now = system_now,
         environ: Mapping[str, str] | None = None,
-        tries: int = DEFAULT_TRIES,
+        retry_seconds: float = DEFAULT_RETRY_SECONDS,
         backoff: float = 0.05,
-        max_backoff: float = 1.0,
+        max_backoff: float = 2.0,
         timeout: float = 120.0,
     ) -> None:
-        """``cache_root`` is the ledger's local folder; the cache is a folder under it."""
+        """``state`` is the ledger's state folder (cache, queue and key), by default the one
+        ``placement.ledger_state`` gives; rejected pushes are retried for ``retry_seconds``."""
         self._location = location
         cwd = cwd or Path.cwd()
+        environ = os.environ if environ is None else environ
         if location.url == ".":
             self.remote = gated_remote(cwd)
         else:
@@ -185,38 +190,35 @@ class GitStore:
             if _is_local_path(url) and not os.path.isabs(url):
                 url = str((cwd / url).resolve())
             self.remote = Remote(url)
-        key = hashlib.sha256(f"{self.remote.url}#{location.branch}".encode()).hexdigest()[:16]
-        self.cache = cache_root / "git" / key
+        identity = f"git:{self.remote.url}#{location.branch}"
+        self.cache = state if state is not None else ledger_state(identity, cwd, environ)
+        self._tree = gated_tree(cwd)
         self._repo = self.cache / "repo.git"
-        self._queue = PendingQueue(self.cache / "pending")
+        self._queue = PendingQueue(self.cache, identity)
         self._known = self.cache / "known-head.json"
-        self._now = now
-        env = clean_env(os.environ if environ is None else environ, self.remote.config)
+        env = clean_env(environ, self.remote.config)
         self._git = Git(self._repo, env, timeout)
-        self._tries = max(1, tries)
+        self._retry_seconds = max(0.0, retry_seconds)
         self._backoff = backoff
         self._max_backoff = max_backoff
         self._ref = f"refs/remotes/origin/{location.branch}"
+        self._replayed: tuple[str, Head, bytes, StateBuilder] | None = None
 
     @property
     def location(self) -> str:
         """The ``--ledger`` value."""
         return self._location.text
 
+    def _stray(self) -> tuple[str, ...]:
+        return tuple(f"{path}: {STRAY_REASON}" for path in stray_pending(self._tree))
+
     # ------------------------------------------------------------------- plumbing
 
     def _lock(self) -> contextlib.AbstractContextManager[None]:
         # One process at a time in the cache; other machines are kept apart by the push.
-        try:
-            if not self.cache.is_dir():
-                self.cache.mkdir(parents=True, exist_ok=True)
-                # A cache, never to be committed to the repository being gated.
-                (self.cache.parent / ".gitignore").write_text("*\n", encoding="utf-8")
-        except OSError as exc:
-            raise LedgerError(
-                f"cannot create the git ledger cache: {exc.strerror}", file=str(self.cache)
-            ) from None
-        return locked(self.cache / "lock", timeout=DEFAULT_TIMEOUT)
+        # A holder may spend the whole retry budget pushing, so a waiter waits that long.
+        self._queue.prepare()
+        return locked(self.cache / "lock", timeout=DEFAULT_TIMEOUT + self._retry_seconds)
 
     def _ensure_repo(self) -> None:
         if (self._repo / "HEAD").exists():
@@ -273,6 +275,18 @@ class GitStore:
             blobs.append(out[end + 1 : end + 1 + size])
             position = end + 1 + size + 1
         return decode_head(blobs[0], f"{self.location}:{HEAD_FILE}"), blobs[1]
+
+    def _replay(self, commit: str | None) -> tuple[Head, bytes, StateBuilder]:
+        """The state at ``commit``, verified; a replay of the same commit earlier in this
+        process (a production check's snapshot, then its commit) is reused."""
+        cached = self._replayed
+        if commit is not None and cached is not None and cached[0] == commit:
+            return cached[1], cached[2], cached[3].copy()
+        state = StateBuilder()
+        head, records = self._load(commit, state)
+        if commit is not None:
+            self._replayed = (commit, head, records, state.copy())
+        return head, records, state
 
     def _load(self, commit: str | None, state: StateBuilder) -> tuple[Head, bytes]:
         head, records = self._read(commit)
@@ -334,26 +348,32 @@ class GitStore:
 
     def _push(self, commit: str) -> bool:
         """Push ``commit`` to the branch: True when it landed, False when the remote moved on
-        (rejected: another pipeline pushed first); ``LedgerUnavailable`` when unreachable."""
+        (another pipeline pushed first); ``LedgerUnavailable`` when the remote cannot be
+        reached or refuses the push for good (a hook, a protected branch)."""
         refspec = f"{commit}:refs/heads/{self._location.branch}"
         result = self._git.run("push", "--porcelain", "--quiet", "origin", refspec)
         if result.code == 0:
             return True
-        flags = [line[:1] for line in result.stdout.decode("utf-8", "replace").splitlines()]
-        if "!" in flags:
-            return False
+        for line in result.stdout.decode("utf-8", "replace").splitlines():
+            if not line.startswith("!"):
+                continue
+            if _lost_race(line):
+                return False
+            summary = line.split("\t")[-1].strip()
+            raise LedgerUnavailable(f"{self.location} refused the push: {summary}")
         raise LedgerUnavailable(f"cannot push to {self.location}: {result.last_error}")
 
-    def _pause(self, attempt: int) -> None:
+    def _pause(self, attempt: int, deadline: float) -> None:
         # Full jitter: concurrent pipelines that collided do not collide again in lockstep.
-        limit = min(self._max_backoff, self._backoff * (2**attempt))
-        time.sleep(random.uniform(0, limit))  # noqa: S311 - not cryptographic
+        limit = min(self._max_backoff, self._backoff * (2 ** min(attempt, 30)))
+        pause = random.uniform(0, limit)  # noqa: S311 - not cryptographic
+        time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
 
     # ------------------------------------------------------------------- the store
 
     def snapshot(self, now: dt.datetime) -> Snapshot:
         """The findings as of ``now``: the remote's, or the local copy when it is
-        unreachable, pending operations included."""
+        unreachable, this runner's pending operations included."""
         with self._lock():
             self._ensure_repo()
             offline = None
@@ -362,60 +382,89 @@ class GitStore:
             except LedgerUnavailable as exc:
                 offline = exc.message
                 commit = self._local_commit()
-            state = StateBuilder()
-            head, _ = self._load(commit, state)
+            head, _, state = self._replay(commit)
             queued = self._queue.load()
-            if queued:
-                build_batch(state, head.chain, (), [q.operation for q in queued])
-        return Snapshot(state.freeze(now), self.location, len(queued), offline)
+            ops = [q.operation for q in queued.operations]
+            if ops:
+                build_batch(state, head.chain, (), ops)
+        return Snapshot(
+            state.freeze(now),
+            self.location,
+            len(ops),
+            offline,
+            found=commit is not None or bool(ops),
+            refused=queued.refused + self._stray(),
+        )
 
     def commit(self, operations: Sequence[Operation]) -> CommitOutcome:
         """Queue ``operations``, then push every queued one (see the module docstring)."""
-        with self._lock():
-            self._ensure_repo()
-            self._queue.add(operations)
-            queued = self._queue.load()
-            ops = [q.operation for q in queued]
-            earlier = len(queued) - len(operations)
-            reason = ""
-            for attempt in range(self._tries):
-                if attempt:
-                    self._pause(attempt - 1)
+        # Queued before waiting for the lock: a run is never lost to a busy cache, and the
+        # process holding the lock may push it along with its own.
+        self._queue.add(operations)
+        stray = self._stray()
+        try:
+            with self._lock():
+                return self._push_queued(len(operations), stray)
+        except LedgerUnavailable as exc:
+            pending = self._queue.count()
+            return CommitOutcome(
+                stored=0, records=0, pending=pending, reason=exc.message, refused=stray
+            )
+
+    def _push_queued(self, new: int, stray: tuple[str, ...]) -> CommitOutcome:
+        self._ensure_repo()
+        queued = self._queue.load(set_aside=True)
+        refused = queued.refused + stray
+        ops = [q.operation for q in queued.operations]
+        if not ops:
+            # Another process of this runner stored them while this one waited for the lock.
+            return CommitOutcome(stored=0, records=0, pending=0, refused=refused)
+        started = time.monotonic()
+        deadline = started + self._retry_seconds
+        rejected = 0
+        while True:
+            if rejected:
+                self._pause(rejected - 1, deadline)
+            try:
+                parent = self._fetch()
+            except LedgerUnavailable as exc:
+                reason = exc.message
+                break
+            head, records, state = self._replay(parent)
+            self._remember(head.chain)
+            batch = build_batch(state, head.chain, (), ops)
+            if batch.linked.data:
+                new_head = Head(batch.linked.head)
+                commit = self._commit(parent, records + batch.linked.data, new_head, _message(ops))
                 try:
-                    parent = self._fetch()
+                    landed = self._push(commit)
                 except LedgerUnavailable as exc:
                     reason = exc.message
                     break
-                state = StateBuilder()
-                head, records = self._load(parent, state)
-                self._remember(head.chain)
-                batch = build_batch(state, head.chain, (), ops)
-                if batch.linked.data:
-                    new_head = Head(batch.linked.head)
-                    commit = self._commit(
-                        parent, records + batch.linked.data, new_head, _message(ops)
-                    )
-                    try:
-                        landed = self._push(commit)
-                    except LedgerUnavailable as exc:
-                        reason = exc.message
-                        break
-                    if not landed:
-                        reason = f"the remote rejected {attempt + 1} pushes (others pushed first)"
+                if not landed:
+                    rejected += 1
+                    if time.monotonic() < deadline:
                         continue
-                    self._remember(new_head.chain)
-                self._queue.remove(q.path for q in queued)
-                return CommitOutcome(
-                    stored=batch.stored,
-                    records=len(batch.linked.records),
-                    pending=0,
-                    synced=max(earlier, 0),
-                    dropped=batch.dropped,
-                )
-            return CommitOutcome(stored=0, records=0, pending=len(queued), reason=reason)
+                    reason = (
+                        f"the remote rejected {rejected} push(es) in "
+                        f"{time.monotonic() - started:.0f}s because others pushed first (retry "
+                        f"budget {self._retry_seconds:g}s, {RETRY_VARIABLE})"
+                    )
+                    break
+                self._remember(new_head.chain)
+            self._queue.remove(q.path for q in queued.operations)
+            return CommitOutcome(
+                stored=batch.stored,
+                records=len(batch.linked.records),
+                pending=0,
+                synced=max(len(ops) - new, 0),
+                dropped=batch.dropped,
+                refused=refused,
+            )
+        return CommitOutcome(stored=0, records=0, pending=len(ops), reason=reason, refused=refused)
 
     def verify(self) -> VerifyReport:
-        """Fetch (when reachable) and check every record of the branch."""
+        """Fetch (when reachable) and check every record of the branch, and the queue."""
         notes: list[str] = []
         state = StateBuilder()
         problem = None
@@ -434,10 +483,24 @@ class GitStore:
                 problem = exc
             if commit is None:
                 notes.append("the branch has no records yet")
+            problem = problem or queue_problem(self._queue, self._stray(), state.records)
             pending = self._queue.count()
             if pending:
                 notes.append(f"{pending} operation(s) pending in {self._queue.folder}")
         return VerifyReport(self.location, state.records, state.head, problem, tuple(notes))
+
+
+def _lost_race(line: str) -> bool:
+    """Whether a rejected ref in ``git push --porcelain`` output means that the branch moved
+    on (try again on the new head) rather than that the remote refuses the push for good."""
+    summary = line.split("\t")[-1].lower()
+    if "[rejected]" in summary:  # git saw the remote ahead: fetch first, non-fast-forward
+        return True
+    # A server that lost the race while updating the ref says so in its own words.
+    return any(
+        word in summary
+        for word in ("cannot lock ref", "failed to update ref", "incorrect old value", "stale")
+    )
 
 
 def _message(ops: Sequence[Operation]) -> str:

@@ -56,6 +56,12 @@ class Snapshot:
     in ``state``)."""
     offline: str | None = None
     """Why the shared store could not be reached (``state`` is then the local copy), or None."""
+    found: bool = True
+    """False when there is no ledger at the location: nothing was ever recorded there (and,
+    for a shared store that could not be reached, there is no local copy either)."""
+    refused: tuple[str, ...] = ()
+    """Queued operations that are not this runner's (no valid MAC, or found inside the gated
+    tree): left out of ``state``, never stored."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,9 @@ class CommitOutcome:
     each with the reason; they were discarded."""
     recovered: tuple[str, ...] = ()
     """Interrupted appends that were set aside on the way (quarantine files)."""
+    refused: tuple[str, ...] = ()
+    """Queued operations that were not stored because they are not this runner's (no valid
+    MAC, or found inside the gated tree), each with where it is and why."""
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,8 @@ def outcome_notices(outcome: CommitOutcome, location: str) -> tuple[Notice, ...]
     for dropped in outcome.dropped:
         text = f"a pending operation no longer applies: {dropped}"
         notices.append(Notice("ledger-dropped", text))
+    for refused in outcome.refused:
+        notices.append(Notice("ledger-refused", f"not recorded, not this runner's: {refused}"))
     for part in outcome.recovered:
         notices.append(
             Notice(

@@ -204,6 +204,19 @@ class _Life:
         self.resolved_at: dt.datetime | None = None
         self.resolved_run: str | None = None
 
+    def copy(self) -> _Life:
+        """An independent copy (events are immutable; the lists holding them are not)."""
+        other = _Life(self.live, self.clock)
+        other.events = list(self.events)
+        other.spans = [list(span) for span in self.spans]
+        other.releases = list(self.releases)
+        other.waiver = self.waiver
+        other.acked_at = self.acked_at
+        other.planned_at = self.planned_at
+        other.resolved_at = self.resolved_at
+        other.resolved_run = self.resolved_run
+        return other
+
 
 @dataclass(frozen=True)
 class _Opening:
@@ -225,6 +238,20 @@ class StateBuilder:
         self._runs: list[RunSummary] = []
         self.records = 0
         self.head = GENESIS
+
+    def copy(self) -> StateBuilder:
+        """An independent builder at the same point: what replaying the same records again
+        would give, for a fraction of the cost (the stores reuse one replay per head)."""
+        other = StateBuilder()
+        other._lives = {fid: life.copy() for fid, life in self._lives.items()}
+        other._openings = dict(self._openings)
+        other._live = dict(self._live)
+        other._counts = dict(self._counts)
+        other._ops = set(self._ops)
+        other._runs = list(self._runs)
+        other.records = self.records
+        other.head = self.head
+        return other
 
     # ------------------------------------------------------------------- reading
 

@@ -123,6 +123,12 @@ def load_config(path: Path) -> Config:
                 hint="formats: " + ", ".join(sorted(REPORTERS)),
             )
     ledger = data.get("ledger")
+    if ledger is not None:
+        from compliancegate.ledger.location import scheme_problem
+
+        problem = scheme_problem(ledger)
+        if problem is not None:
+            raise LoadError(f"ledger: {problem}", file=name, line=document.line_at(["ledger"]))
     if ledger is not None and not ledger.startswith("git:"):
         ledger = str(base / ledger)
     return Config(
