@@ -13,7 +13,6 @@ refused, dates as ISO 8601 strings).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,8 @@ from compliancegate.model import Artifact
 
 KIND = "evidence"
 SUFFIXES = (".evidence.yaml", ".evidence.yml")
-_SIDECAR_KEY = re.compile(rb"^(?:sha256|collected_at|attested_by|type)\s*:", re.MULTILINE)
-"""A top-level key only an evidence sidecar has together with its name."""
+_SIDECAR_KEYS = {"sha256", "collected_at", "attested_by", "type"}
+"""Top-level keys only an evidence sidecar has together with its name."""
 
 
 class Evidence:
@@ -36,12 +35,21 @@ class Evidence:
     syntax = "yaml"
 
     def sniff(self, source: Source) -> bool:
-        """Named ``*.evidence.yaml`` (or ``.yml``) and holding a sidecar's top-level key.
+        """Named ``*.evidence.yaml`` (or ``.yml``) and holding a sidecar's top-level key,
+        however the YAML writes it (quoted keys, flow style), or not readable as YAML.
 
         A sidecar missing its ``sha256`` is still claimed, so that it is refused by the
-        schema rather than read as plain YAML that no evidence policy sees.
+        schema rather than read as plain YAML that no evidence policy sees; so is a named
+        sidecar that does not parse.
         """
-        return target_name(source.path) is not None and _SIDECAR_KEY.search(source.head) is not None
+        if target_name(source.path) is None:
+            return False
+        source.check()
+        try:
+            documents = source.yaml
+        except ArtifactError:
+            return True
+        return any(isinstance(d.data, dict) and _SIDECAR_KEYS & d.data.keys() for d in documents)
 
     def parse(self, source: Source) -> list[Artifact]:
         """One ``evidence`` document, after the described file's SHA-256 is checked."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compliancegate.artifacts.numbers import whole_number
-from compliancegate.artifacts.sniffing import first_line
+from compliancegate.artifacts.sniffing import first_line_of
 from compliancegate.artifacts.source import Source
 from compliancegate.model import Artifact
 
@@ -34,7 +34,7 @@ class Lcov:
 
     def sniff(self, source: Source) -> bool:
         """The first record is a test name or a source file."""
-        return first_line(source.head).startswith(_FIRST_RECORDS)
+        return first_line_of(source).startswith(_FIRST_RECORDS)
 
     def parse(self, source: Source) -> list[Artifact]:
         """One ``coverage`` document: totals and one entry per source file."""
@@ -60,6 +60,10 @@ class Lcov:
                 if current is None:
                     raise source.error("end_of_record outside a record", line=number)
                 current = None
+            elif key == "BRDA":
+                if current is None:
+                    raise source.error("BRDA: outside an SF: record", line=number)
+                _branch(current, value, source, number)
             elif key in _RECORDS:
                 if current is None:
                     raise source.error(f"{key}: outside an SF: record", line=number)
@@ -99,7 +103,7 @@ class _File:
 
     path: str
     hits: dict[int, int] = field(default_factory=dict)
-    branches: dict[tuple[int, ...], bool] = field(default_factory=dict)
+    branches: dict[tuple[int, str, str], bool] = field(default_factory=dict)
     """(line, block, branch) -> taken at least once."""
     found: int = 0
     hit: int = 0
@@ -140,27 +144,38 @@ def _numbers(value: str, key: str, source: Source, line: int) -> list[int | None
         raise source.error(f"{key}:{value[:60]} has fewer than {wanted} fields", line=line)
     numbers: list[int | None] = []
     for part in parts[:wanted]:
-        text = part.strip()
-        if text == "-" and key == "BRDA":
-            numbers.append(None)
-        elif (number := whole_number(text)) is not None:
-            numbers.append(number)
-        elif key == "DA" and text.startswith("-") and whole_number(text[1:]) is not None:
-            # Some gcov versions wrote negative hit counts on overflow; the line was run.
-            numbers.append(1)
-        else:
-            raise source.error(f"{key}:{value[:60]}: {text[:20]!r} is not a count", line=line)
+        numbers.append(_count(part.strip(), key, value, source, line))
     return numbers
+
+
+def _count(text: str, key: str, value: str, source: Source, line: int) -> int | None:
+    if text == "-" and key == "BRDA":
+        return None
+    if (number := whole_number(text)) is not None:
+        return number
+    if key == "DA" and text.startswith("-") and whole_number(text[1:]) is not None:
+        # Some gcov versions wrote negative hit counts on overflow; the line was run.
+        return 1
+    raise source.error(f"{key}:{value[:60]}: {text[:20]!r} is not a count", line=line)
+
+
+def _branch(file: _File, value: str, source: Source, line: int) -> None:
+    """``BRDA:line,block,branch,taken``. Only the line and the taken count are numbers: the
+    block and branch are ids, which coverage.py 7 writes as text (``jump to line 14``,
+    ``exit the module``) and lcov 2 prefixes with ``e`` for exception branches. A branch id
+    holding commas keeps them: the taken count is the last field."""
+    parts = value.split(",")
+    if len(parts) < 4:
+        raise source.error(f"BRDA:{value[:60]} has fewer than 4 fields", line=line)
+    number = _count(parts[0].strip(), "BRDA", value, source, line) or 0
+    taken = _count(parts[-1].strip(), "BRDA", value, source, line)
+    key = (number, parts[1].strip(), ",".join(parts[2:-1]).strip())
+    file.branches[key] = file.branches.get(key, False) or bool(taken)
 
 
 def _da(file: _File, n: list[int | None]) -> None:
     number, hits = n[0] or 0, n[1] or 0
     file.hits[number] = file.hits.get(number, 0) + hits
-
-
-def _brda(file: _File, n: list[int | None]) -> None:
-    key = (n[0] or 0, n[1] or 0, n[2] or 0)
-    file.branches[key] = file.branches.get(key, False) or bool(n[3])
 
 
 def _summary(name: str) -> Any:
@@ -170,10 +185,9 @@ def _summary(name: str) -> Any:
     return record
 
 
-_ARITY = {"DA": 2, "BRDA": 4, "LF": 1, "LH": 1, "BRF": 1, "BRH": 1}
+_ARITY = {"DA": 2, "LF": 1, "LH": 1, "BRF": 1, "BRH": 1}
 _RECORDS = {
     "DA": _da,
-    "BRDA": _brda,
     "LF": _summary("found"),
     "LH": _summary("hit"),
     "BRF": _summary("branches_found"),

@@ -10,7 +10,6 @@ from functools import cache
 
 from compliancegate.artifacts.interface import RAW_KIND, ArtifactFormat
 from compliancegate.artifacts.source import Source
-from compliancegate.errors import ArtifactError
 
 _MODULES = (
     # Normalized formats come first: detection asks each whether it claims a file, in order,
@@ -79,15 +78,23 @@ def known_inputs() -> tuple[set[str], set[str]]:
 
 def syntax_of(source: Source) -> str | None:
     """The file's syntax from its suffix, else from its first bytes; None if not an artifact."""
-    name = source.path.name.lower()
-    for suffix, syntax in _SUFFIX_SYNTAX.items():
-        if name.endswith(suffix):
-            return syntax
+    syntax = suffix_syntax(source.path.name)
+    if syntax is not None:
+        return syntax
     start = source.head.lstrip()[:1]
     if start in (b"{", b"["):
         return "json"
     if start == b"<":
         return "xml"
+    return None
+
+
+def suffix_syntax(name: str) -> str | None:
+    """The syntax a file name's suffix gives, or None."""
+    lower = name.lower()
+    for suffix, syntax in _SUFFIX_SYNTAX.items():
+        if lower.endswith(suffix):
+            return syntax
     return None
 
 
@@ -97,8 +104,12 @@ def formats_for(source: Source) -> list[ArtifactFormat]:
 
     One file can hold two normalized documents (a CycloneDX BOM's components and its
     vulnerabilities), so more than one format may claim it; ``detect`` takes the first.
-    A sniff that cannot read the file does not claim it.
+    A file that cannot be read at all (not a regular file, larger than the limit) raises
+    ``ArtifactError``: it cannot be typed, which the caller must not take for "not an
+    artifact". A sniff that fails on hostile content claims the file, so that the failure
+    surfaces as an error of the policies reading that format, never as a silent raw file.
     """
+    source.check()
     syntax = syntax_of(source)
     if syntax is None:
         return []
@@ -112,8 +123,8 @@ def formats_for(source: Source) -> list[ArtifactFormat]:
             continue
         try:
             claims = fmt.sniff(source)
-        except ArtifactError:
-            claims = False
+        except (Exception, RecursionError):
+            claims = True
         if claims:
             claiming.append(fmt)
     if claiming:
