@@ -9,7 +9,8 @@ every run, as ``findings``.
 - ``file`` and ``line``: the first location's ``artifactLocation.uri`` (or the run's
   ``artifacts`` entry its ``index`` names), as written, ``uriBaseId`` not resolved; and
   ``region.startLine``.
-- ``fingerprint``: the first of ``partialFingerprints``, else of ``fingerprints``.
+- ``fingerprint``: the value of the first key (by name) of ``partialFingerprints``, else of
+  ``fingerprints``.
 - ``security_severity``: the rule's ``security-severity`` property (else the result's) as a
   number; GitHub code scanning reads the same property.
 - ``suppressed``: true when the result carries a suppression that is not ``rejected``
@@ -289,8 +290,10 @@ def _fingerprint(result: dict[str, Any]) -> str | None:
     for field in ("partialFingerprints", "fingerprints"):
         values = result.get(field)
         if isinstance(values, dict):
-            for value in values.values():
-                found = jr.text(value)
+            # By key name, not by position: the same log with its keys in another order
+            # (jq -S) must give the same fingerprint.
+            for key in sorted(values):
+                found = jr.text(values[key])
                 if found:
                     return found
     return None
