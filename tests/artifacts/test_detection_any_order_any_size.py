@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from compliancegate.artifacts.registry import formats_for
 from compliancegate.artifacts.source import HEAD_BYTES, Source
 from compliancegate.errors import ArtifactError
+from producer_shapes import bandit_style_sarif, cyclonedx_py_style_bom
 
 PADS = (0, 8 * 1024 + 1, HEAD_BYTES + 1, 1024 * 1024 + 1)
 ORDERS = ("sorted", "reversed")
@@ -139,80 +140,6 @@ def test_any_key_order(tmp_path: Path, index: int, rng: random.Random) -> None:
 
 
 # ---------------------------------------------------------------- real producers' key order
-
-
-def bandit_style_sarif(results: int) -> dict[str, Any]:
-    """A SARIF log ordered as Bandit writes it: ``runs`` first, ``version`` and ``$schema``
-    last (bandit/formatters/sarif.py builds the log object that way)."""
-    return {
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "Bandit",
-                        "organization": "PyCQA",
-                        "rules": [{"id": "B602", "name": "subprocess_popen_with_shell_equals_true"}],
-                        "version": "1.8.6",
-                    }
-                },
-                "invocations": [
-                    {"executionSuccessful": True, "endTimeUtc": "2026-11-30T10:00:00Z"}
-                ],
-                "properties": {"metrics": {"_totals": {"loc": 1000}}},
-                "results": [
-                    {
-                        "message": {"text": f"subprocess call with shell=True ({i})"},
-                        "level": "error",
-                        "locations": [
-                            {
-                                "physicalLocation": {
-                                    "region": {"startLine": i + 1, "snippet": {"text": "x"}},
-                                    "artifactLocation": {"uri": f"app/mod{i}.py"},
-                                }
-                            }
-                        ],
-                        "properties": {"issue_severity": "HIGH", "issue_confidence": "HIGH"},
-                        "ruleId": "B602",
-                        "ruleIndex": 0,
-                    }
-                    for i in range(results)
-                ],
-            }
-        ],
-        "version": "2.1.0",
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-    }
-
-
-def cyclonedx_py_style_bom(components: int) -> dict[str, Any]:
-    """A CycloneDX BOM ordered as cyclonedx-py writes it: the BOM's properties by name, then
-    ``$schema``, ``bomFormat`` and ``specVersion`` last."""
-    bom = reorder(
-        {
-            "version": 1,
-            "serialNumber": "urn:uuid:00000000-0000-4000-8000-000000000000",
-            "metadata": {"component": {"type": "application", "name": "app"}},
-            "components": [
-                {
-                    "type": "library",
-                    "bom-ref": f"pkg:pypi/dep{i}@1.0.{i}",
-                    "name": f"dep{i}",
-                    "version": f"1.0.{i}",
-                    "purl": f"pkg:pypi/dep{i}@1.0.{i}",
-                    "description": "A dependency with a long description. " * 4,
-                }
-                for i in range(components)
-            ],
-            "dependencies": [{"ref": f"pkg:pypi/dep{i}@1.0.{i}"} for i in range(components)],
-        },
-        "sorted",
-    )
-    return {
-        **bom,
-        "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
-        "bomFormat": "CycloneDX",
-        "specVersion": "1.6",
-    }
 
 
 @pytest.mark.parametrize("results", [1, 200, 2000])
