@@ -103,7 +103,8 @@ def _duplicate_position(text: str) -> int | None:
 
     def located(s_and_end: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
         try:
-            return json.decoder.JSONObject(s_and_end, *args, **kwargs)
+            # The stdlib's pure-Python object parser; typeshed does not declare it.
+            return json.decoder.JSONObject(s_and_end, *args, **kwargs)  # type: ignore[attr-defined]
         except _DuplicateKey as exc:
             if exc.pos is None:
                 exc.pos = s_and_end[1] - 1  # the opening brace
@@ -112,8 +113,10 @@ def _duplicate_position(text: str) -> int | None:
     decoder = json.JSONDecoder(
         object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_finite
     )
-    decoder.parse_object = located  # type: ignore[assignment]
-    decoder.scan_once = json.scanner.py_make_scanner(decoder)
+    # Hooks the pure-Python scanner reads from its decoder (json/scanner.py); undeclared in
+    # typeshed, stable since Python 2.6.
+    decoder.parse_object = located  # type: ignore[attr-defined]
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
     try:
         decoder.decode(text)
     except _DuplicateKey as exc:
