@@ -205,6 +205,22 @@ def test_size_limit_for_a_kind(tmp_path: Path, limit_offset: int) -> None:
         assert store.select(InputSpec(kind="tests")).errors == ()
 
 
+def test_a_large_binary_is_not_an_artifact_but_a_large_report_is_an_error(tmp_path: Path) -> None:
+    """Release folders hold binaries and tarballs larger than the limit: their first bytes
+    say they are not JSON or XML, so they are not read and not an error. A file whose first
+    bytes say JSON, over the limit, cannot be typed: an error for every kind of its syntax."""
+    release = tmp_path / "release"
+    release.mkdir()
+    (release / "app").write_bytes(b"\x7fELF" + b"\x00" * 5000)
+    (release / "image.tar").write_bytes(b"layer/" + b"\x00" * 5000)
+    (release / "report").write_bytes(b'{"version": "2.1.0", "runs": []}' + b" " * 5000)
+    store = ArtifactStore([release], max_bytes=1000)
+    for kind in ("findings", "sbom", "json", "tests"):
+        errors = store.select(InputSpec(kind=kind)).errors
+        assert [e.file for e in errors] == [str(release / "report")]
+        assert "1,000-byte artifact limit" in errors[0].message
+
+
 # ------------------------------------------------------------------ strict JSON
 
 

@@ -104,15 +104,17 @@ def formats_for(source: Source) -> list[ArtifactFormat]:
 
     One file can hold two normalized documents (a CycloneDX BOM's components and its
     vulnerabilities), so more than one format may claim it; ``detect`` takes the first.
-    A file that cannot be read at all (not a regular file, larger than the limit) raises
-    ``ArtifactError``: it cannot be typed, which the caller must not take for "not an
-    artifact". A sniff that fails on hostile content claims the file, so that the failure
+    A file that cannot be read at all (not a regular file, a link out of the release; of a
+    known syntax and larger than the limit) raises ``ArtifactError``: it cannot be typed,
+    which the caller must not take for "not an artifact". A large file whose first bytes
+    say it is not JSON or XML (a binary, a tarball) is not an artifact and is not read. A sniff that fails on hostile content claims the file, so that the failure
     surfaces as an error of the policies reading that format, never as a silent raw file.
     """
     source.check()
     syntax = syntax_of(source)
     if syntax is None:
         return []
+    source.data  # noqa: B018 - a file of a known syntax over the size limit cannot be typed
     claiming: list[ArtifactFormat] = []
     fallback: ArtifactFormat | None = None
     for fmt in formats().values():
@@ -123,6 +125,8 @@ def formats_for(source: Source) -> list[ArtifactFormat]:
             continue
         try:
             claims = fmt.sniff(source)
+        except ArtifactError:
+            raise  # the file cannot be read: not a claim, not a refusal of the format
         except (Exception, RecursionError):
             claims = True
         if claims:

@@ -260,6 +260,12 @@ class ArtifactStore:
             self._claimed[entry.path] = claimed
         return self._claimed[entry.path]
 
+    def unreadable(self, entry: FileEntry) -> ArtifactError | None:
+        """Why the file cannot be read (not a regular file, a link out of the release, of a
+        known syntax and over the size limit...), or None."""
+        self.formats_of(entry)
+        return self._unreadable.get(entry.path)
+
     def unreadable_for(self, entry: FileEntry, wanted: str) -> ArtifactError | None:
         """Why a file that could not be read (not a regular file, a link out of the release,
         over the size limit, unreadable) would have been read for ``wanted`` (a kind, a
@@ -269,8 +275,7 @@ class ArtifactStore:
         A file that cannot be read cannot be typed by content: rather than guess that it is
         not a report, each policy that could have read it ends in error naming it.
         """
-        self.formats_of(entry)
-        error = self._unreadable.get(entry.path)
+        error = self.unreadable(entry)
         if error is None:
             return None
         syntax = suffix_syntax(entry.path.name)
@@ -351,10 +356,9 @@ class ArtifactStore:
         errors: list[ArtifactError] = unreadable
         for entry, fmt in chosen:
             if fmt is None:
-                try:
-                    self.source(entry).head  # noqa: B018 - surfaces unreadable files by name
-                except ArtifactError as exc:
-                    errors.append(exc)
+                refused = self.unreadable(entry)
+                if refused is not None:
+                    errors.append(refused)
                     continue
                 errors.append(
                     ArtifactError(

@@ -36,8 +36,8 @@ UNPARSED: Any = _Unparsed()
 def json_document(source: Source) -> Any:
     """The file parsed as one JSON document, or ``UNPARSED`` when its content is not one
     (the caller then looks for markers in its bytes). A file that cannot be read at all
-    (not a regular file, too large) raises ``ArtifactError``."""
-    source.check()
+    (not a regular file, over the size limit) raises ``ArtifactError``."""
+    source.data  # noqa: B018 - raises when the file cannot be read at all
     try:
         return source.json
     except ArtifactError:

@@ -104,7 +104,9 @@ class Source:
             hint="raise limits.max_artifact_bytes in compliancegate.yaml if this is expected",
         )
 
-    def _open_read(self, limit: int) -> bytes:
+    def _open_read(self, limit: int, *, whole: bool = True) -> bytes:
+        """Read up to ``limit`` bytes of a regular file; ``whole``: the file is to be read
+        entirely, so one over ``max_bytes`` is refused before reading."""
         if self._refusal is not None:
             raise self._refusal
         try:
@@ -118,7 +120,7 @@ class Source:
                 status = os.fstat(handle.fileno())
                 if not stat.S_ISREG(status.st_mode):
                     raise self._refuse(_not_regular(status.st_mode))
-                if status.st_size > self.max_bytes:
+                if whole and status.st_size > self.max_bytes:
                     raise self._too_large(status.st_size)
                 return handle.read(limit)
         except FileNotFoundError:
@@ -147,19 +149,21 @@ class Source:
             read = self._read
             return read if isinstance(read, ArtifactError) else read[:HEAD_BYTES]
         try:
-            return self._open_read(HEAD_BYTES)
+            return self._open_read(HEAD_BYTES, whole=False)
         except ArtifactError as exc:
             return exc
 
     def check(self) -> None:
-        """Raise the ``ArtifactError`` that keeps this file from being read, if any (not a
-        regular file, too large, unreadable), without reading more than its head."""
+        """Raise the ``ArtifactError`` that keeps this file from being read at all, if any
+        (not a regular file, a link out of the release, unreadable), reading only its head.
+        The size limit applies when the whole file is read (``data``)."""
         self.head  # noqa: B018
 
     @property
     def head(self) -> bytes:
-        """The first 64 KiB, for a quick look at a file's syntax without reading all of it;
-        refused as ``data`` is."""
+        """The first 64 KiB, for a quick look at a file's syntax without reading all of it
+        (a large binary in the release is not read); refused as ``data`` is, except for the
+        size limit."""
         head = self._head
         if isinstance(head, ArtifactError):
             raise head
