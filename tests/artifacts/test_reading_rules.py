@@ -416,3 +416,27 @@ def test_runs_that_completed_or_have_results_are_read(tmp_path: Path, run: dict[
     selection = store.select(InputSpec(kind="findings"))
     assert selection.errors == ()
     assert len(selection.artifacts[0].document["findings"]) == len(run["results"])
+
+
+def test_a_sniff_that_fails_claims_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A detector crashing on hostile content must not make a report raw: the format claims
+    it, and its policies then end in error naming the file."""
+    fmt = get_format("sarif")
+    assert fmt is not None
+
+    def crash(source: Source) -> bool:
+        raise ValueError("hostile")
+
+    monkeypatch.setattr(type(fmt), "sniff", lambda self, source: crash(source))
+    path = tmp_path / "scan.json"
+    path.write_text('{"a": 1}', encoding="utf-8")
+    assert "sarif" in [f.name for f in formats_for(Source(path, "scan.json"))]
+
+    def unreadable(source: Source) -> bool:
+        raise source.error("cannot read")
+
+    monkeypatch.setattr(type(fmt), "sniff", lambda self, source: unreadable(source))
+    with pytest.raises(ArtifactError):
+        formats_for(Source(path, "scan.json"))

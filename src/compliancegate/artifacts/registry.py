@@ -10,6 +10,7 @@ from functools import cache
 
 from compliancegate.artifacts.interface import RAW_KIND, ArtifactFormat
 from compliancegate.artifacts.source import Source
+from compliancegate.errors import ArtifactError
 
 _MODULES = (
     # Normalized formats come first: detection asks each whether it claims a file, in order,
@@ -107,8 +108,9 @@ def formats_for(source: Source) -> list[ArtifactFormat]:
     A file that cannot be read at all (not a regular file, a link out of the release; of a
     known syntax and larger than the limit) raises ``ArtifactError``: it cannot be typed,
     which the caller must not take for "not an artifact". A large file whose first bytes
-    say it is not JSON or XML (a binary, a tarball) is not an artifact and is not read. A sniff that fails on hostile content claims the file, so that the failure
-    surfaces as an error of the policies reading that format, never as a silent raw file.
+    say it is not JSON or XML (a binary, a tarball) is not an artifact and is not read. A
+    sniff that fails on hostile content claims the file, so that the failure surfaces as an
+    error of the policies reading that format, never as a silent raw file.
     """
     source.check()
     syntax = syntax_of(source)
