@@ -440,3 +440,39 @@ def test_a_sniff_that_fails_claims_the_file(
     monkeypatch.setattr(type(fmt), "sniff", lambda self, source: unreadable(source))
     with pytest.raises(ArtifactError):
         formats_for(Source(path, "scan.json"))
+
+
+# ------------------------------------------------------------------ real producers' output
+
+
+def test_real_bandit_sarif(tmp_path: Path) -> None:
+    """Bandit 1.9.4 writes runs first and version and $schema last."""
+    from artifact_corpus import document, fixture
+
+    data = fixture("sarif/bandit-1.9.4.sarif").read_bytes()
+    assert data.index(b'"version": "2.1.0"') > data.index(b'"results"')
+    findings = document("sarif/bandit-1.9.4.sarif", "sarif")["findings"]
+    assert {f["rule_id"] for f in findings} == {"B404", "B602"}
+
+
+def test_real_bandit_run_that_parsed_nothing_is_an_error() -> None:
+    """Bandit exits 0 with no results when no file could be parsed, saying so only in an
+    error-level configuration notification: that is not a clean scan."""
+    from artifact_corpus import fixture
+
+    path = fixture("sarif/bandit-1.9.4-unparsable-only.sarif")
+    store = ArtifactStore([path])
+    (error,) = store.select(InputSpec(kind="findings")).errors
+    assert "Bandit did not complete its analysis" in error.message
+    assert "syntax error while parsing AST from file" in error.message
+
+
+def test_real_cyclonedx_py_bom() -> None:
+    """cyclonedx-py 7.5 writes bomFormat and specVersion after the components."""
+    from artifact_corpus import document, fixture
+
+    data = fixture("sbom/cyclonedx-py-7.5.0-environment.cdx.json").read_bytes()
+    assert data.index(b'"bomFormat"') > data.index(b'"components"')
+    sbom = document("sbom/cyclonedx-py-7.5.0-environment.cdx.json", "cyclonedx")
+    assert len(sbom["components"]) == 47
+    assert {"bandit", "coverage"} <= {c["name"] for c in sbom["components"]}

@@ -241,17 +241,17 @@ _MESSAGE_SHOWN = 200
 
 def _failure(reader: jr.Reader, run: dict[str, Any], path: str) -> str | None:
     """What a run's invocations say went wrong: ``executionSuccessful: false``, or a tool
-    execution notification of level ``error`` (the tool's own message); None when nothing."""
+    execution or configuration notification of level ``error`` (the tool's own message);
+    None when nothing."""
     for inv_path, invocation in reader.items(run.get("invocations"), f"{path}.invocations"):
-        notes = reader.items(
-            invocation.get("toolExecutionNotifications"),
-            f"{inv_path}.toolExecutionNotifications",
-        )
-        for _, note in notes:
-            if jr.text(note.get("level")) == "error":
-                message = reader.obj(note.get("message"), "message")
-                said = jr.title(message.get("text"), message.get("markdown")) or "no message"
-                return f"error notification: {said[:_MESSAGE_SHOWN]}"
+        # Bandit reports a file it could not parse as an error-level *configuration*
+        # notification, with executionSuccessful true: both lists count.
+        for field in ("toolExecutionNotifications", "toolConfigurationNotifications"):
+            for note_path, note in reader.items(invocation.get(field), f"{inv_path}.{field}"):
+                if jr.text(note.get("level")) == "error":
+                    message = reader.obj(note.get("message"), f"{note_path}.message")
+                    said = jr.title(message.get("text"), message.get("markdown")) or "no message"
+                    return f"error notification: {said[:_MESSAGE_SHOWN]}"
         if invocation.get("executionSuccessful") is False:
             return f"{inv_path}.executionSuccessful is false"
     return None
