@@ -192,3 +192,52 @@ def test_each_file_is_parsed_once_by_detection_and_reading(
     assert len(store.select(InputSpec(kind="findings")).artifacts) == 1
     assert len(store.select(InputSpec(kind="json")).artifacts) == 1
     assert calls == [1]
+
+
+# ------------------------------------------------------------ looks like a report, refused
+
+
+@pytest.mark.parametrize(
+    ("name", "document", "claimed_by", "words"),
+    [
+        ("bom.json", {"bomFormat": "cyclonedx", "components": []}, "cyclonedx", "bomFormat is"),
+        ("bom.json", {"specVersion": "1.6", "components": [{"name": "a"}]}, "cyclonedx", "missing"),
+        ("app.cdx.json", {"components": [{"name": "a"}]}, "cyclonedx", "bomFormat is missing"),
+        ("sbom.json", {"spdxVersion": "SPDX-3.0", "packages": []}, "spdx", "expected SPDX-2.x"),
+        ("app.spdx.json", {"packages": []}, "spdx", "spdxVersion is missing"),
+        ("trivy.json", {"SchemaVersion": 3, "ArtifactName": "a", "Results": []}, "trivy", "3"),
+        ("trivy.json", {"Results": [{"Target": "a", "Vulnerabilities": []}]}, "trivy", "missing"),
+        ("scan.json", {"version": "2.2.0", "runs": []}, "sarif", "'2.2.0'"),
+        ("prov.json", {"predicateType": "x", "subject": []}, "provenance", "_type"),
+    ],
+)
+def test_a_look_alike_is_claimed_and_refused(
+    tmp_path: Path, name: str, document: dict[str, Any], claimed_by: str, words: str
+) -> None:
+    """What looks like a report of a kind but is not one the gate can read is claimed, so
+    that the policies of that kind end in error naming it; never a raw JSON file."""
+    path = tmp_path / name
+    path.write_text(json.dumps(document), encoding="utf-8")
+    source = Source(path, name)
+    claiming = formats_for(source)
+    assert claiming[0].name == claimed_by
+    with pytest.raises(ArtifactError) as caught:
+        claiming[0].parse(source)
+    assert caught.value.file == name
+    assert words in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"name": "app", "version": "1.0", "dependencies": {"a": "1"}},
+        {"runs": 3, "name": "a build log"},
+        {"Results": ["a", "b"], "Total": 2},
+        {"matches": [{"line": 1}]},
+        [{"bomFormat": "CycloneDX"}],
+    ],
+)
+def test_ordinary_json_stays_raw(tmp_path: Path, document: Any) -> None:
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    assert [f.name for f in formats_for(Source(path, "data.json"))] == ["json"]
