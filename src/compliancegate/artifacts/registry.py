@@ -82,7 +82,7 @@ def syntax_of(source: Source) -> str | None:
     syntax = suffix_syntax(source.path.name)
     if syntax is not None:
         return syntax
-    start = source.head.lstrip()[:1]
+    start = source.head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]  # a UTF-8 BOM first
     if start in (b"{", b"["):
         return "json"
     if start == b"<":
