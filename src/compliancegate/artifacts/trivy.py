@@ -15,6 +15,7 @@ and its misconfigurations are the ``trivy-misconfig`` format (kind ``findings``)
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from compliancegate.artifacts import jsonread as jr
@@ -35,12 +36,14 @@ _RESULT_KEYS = {"Target", "Class", "Vulnerabilities", "Misconfigurations", "Secr
 WHAT = "Trivy JSON report"
 
 
+@dataclass(frozen=True)
 class Scan:
     """What a file that looks like a Trivy report says was scanned, for detection."""
 
-    def __init__(self, vulnerabilities: bool, misconfigurations: bool) -> None:
-        self.vulnerabilities = vulnerabilities
-        self.misconfigurations = misconfigurations
+    vulnerabilities: bool
+    """Packages were scanned for vulnerabilities (the ``trivy`` format claims it)."""
+    misconfigurations: bool
+    """Configuration was scanned (the ``trivy-misconfig`` format claims it)."""
 
 
 def scan_of(source: Source) -> Scan | None:
