@@ -344,7 +344,8 @@ def test_detection(artifact_file: Write, name: str, content: bytes, expected: st
     source = Source(path, name)
     assert syntax_of(source) == expected
     fmt = detect(source)
-    assert (fmt.name if fmt is not None else None) == expected
+    claimed = "sarif" if name.endswith(".sarif") else expected
+    assert (fmt.name if fmt is not None else None) == claimed
 
 
 def test_every_raw_format_is_registered() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,13 +158,13 @@ def test_size_limit(release: Path, artifact_file: Write) -> None:
 def test_source_reads_the_file_once(release: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = Source(release / "scan.json", "release/scan.json")
     opened: list[int] = []
-    original = Path.open
+    original = os.open
 
-    def counting_open(self: Path, *args: object, **kwargs: object) -> object:
+    def counting_open(path: Any, *args: Any, **kwargs: Any) -> int:
         opened.append(1)
-        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+        return original(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "open", counting_open)
+    monkeypatch.setattr(os, "open", counting_open)
     assert source.json == {"a": 1}
     assert source.json == {"a": 1}
     assert source.head.startswith(b"{")

@@ -183,6 +183,38 @@ def test_lcov_corpus() -> None:
     assert detected(FIXTURES / "coverage" / "lcov.info") == "lcov"
 
 
+def test_lcov_from_coverage_py_with_branches() -> None:
+    """coverage.py 7 writes branch ids as text (``BRDA:5,0,jump to line 6,1``)."""
+    doc = document("coverage/coveragepy-7.17-branch.lcov", "lcov")
+    # The numbers coverage.py printed itself: LF:21 LH:17 BRF:12 BRH:8.
+    assert totals(doc) == (0.809524, 0.666667, 21, 17, 12, 8)
+    assert files(doc) == {"sample.py": (0.809524, 21, 17)}
+    assert detected(FIXTURES / "coverage" / "coveragepy-7.17-branch.lcov") == "lcov"
+
+
+@pytest.mark.parametrize(
+    ("record", "branches"),
+    [
+        ("BRDA:3,0,jump to line 14,1\nBRDA:3,0,exit the module,0", (2, 1)),
+        ("BRDA:3,0,return from function 'f, g',1\nBRDA:3,0,jump to line 9,-", (2, 1)),
+        ("BRDA:3,e0,0,1\nBRDA:3,e0,1,0", (2, 1)),  # lcov 2: exception branch blocks
+        ("BRDA:3,0,0,1\nBRDA:3,0,0,0", (1, 1)),  # the same branch twice: merged
+    ],
+)
+def test_lcov_branch_ids_are_ids(
+    artifact_file: Write, record: str, branches: tuple[int, int]
+) -> None:
+    doc = lcov(artifact_file, f"SF:a.py\nDA:3,1\n{record}\nend_of_record\n")
+    assert (doc["branches_valid"], doc["branches_covered"]) == branches
+
+
+@pytest.mark.parametrize("record", ["BRDA:x,0,0,1", "BRDA:3,0,0,many", "BRDA:3,0,1"])
+def test_lcov_branch_counts_are_numbers(artifact_file: Write, record: str) -> None:
+    with pytest.raises(ArtifactError) as caught:
+        lcov(artifact_file, f"SF:a.py\n{record}\nend_of_record\n")
+    assert caught.value.line == 2
+
+
 def lcov(artifact_file: Write, text: str, name: str = "lcov.info") -> dict[str, Any]:
     (artifact,) = parse(artifact_file(name, text), "lcov")
     doc: dict[str, Any] = artifact.document

@@ -347,7 +347,7 @@ def test_only_results_with_a_security_severity_are_vulnerabilities(tmp_path: Pat
 )
 def test_structural_errors(tmp_path: Path, log: Any, where: str) -> None:
     with pytest.raises(ArtifactError) as caught:
-        _parse(tmp_path, log)
+        _parse(tmp_path, {"version": "2.1.0", **log})
     assert caught.value.file == "log.sarif"
     assert where in str(caught.value)
 
@@ -385,9 +385,38 @@ def test_pathological_messages_are_read_in_linear_time(tmp_path: Path) -> None:
 
 
 def test_not_claimed_without_sarif_markers(tmp_path: Path) -> None:
-    path = tmp_path / "report.sarif"
-    path.write_text('{"runs": []}', encoding="utf-8")
+    path = tmp_path / "report.json"
+    path.write_text('{"runs": [], "name": "a build log"}', encoding="utf-8")
     assert claimed(path) == ["json"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("report.sarif", '{"runs": []}', "version is missing"),
+        ("report.sarif", "[]", "the top level is a list"),
+        ("report.sarif", "", "empty file"),
+        ("report.sarif", '{"version": "2.1.0", "runs": [', "truncated JSON"),
+        ("report.json", '{"version": "2.0.0", "runs": []}', "version is '2.0.0'"),
+        ("report.json", '{"runs": [{"tool": {"driver": {"name": "x"}}}]}', "version is missing"),
+        ("report.json", '{"$schema": "https://json.schemastore.org/sarif-2.1.0.json"}', "version"),
+        ("report.json", '{"version": "2.1.0", "runs": [{"results": [], ' * 1, "truncated"),
+    ],
+)
+def test_what_looks_like_sarif_is_claimed_and_refused(
+    tmp_path: Path, name: str, content: str, problem: str
+) -> None:
+    """A file that looks like SARIF but is not a readable SARIF 2.1.0 log is claimed, so that
+    the policies on findings end in error naming it, never read as a raw JSON file."""
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    assert claimed(path)[0] == "sarif"
+    fmt = get_format("sarif")
+    assert fmt is not None
+    with pytest.raises(ArtifactError) as caught:
+        fmt.parse(Source(path, name))
+    assert caught.value.file == name
+    assert problem in str(caught.value)
 
 
 _SETTINGS = settings(

@@ -188,15 +188,22 @@ def test_structural_errors(tmp_path: Path, doc: Any, where: str) -> None:
     assert where in str(caught.value)
 
 
-def test_not_claimed_when_cyclonedx_or_spdx_3(tmp_path: Path) -> None:
+def test_not_claimed_when_cyclonedx_and_spdx_3_refused(tmp_path: Path) -> None:
     cdx = tmp_path / "odd.json"
     cdx.write_text('{"bomFormat": "CycloneDX", "spdxVersion": "SPDX-2.3"}', encoding="utf-8")
     assert claimed(cdx) == ["cyclonedx"]
-    spdx3 = tmp_path / "spdx3.json"
-    spdx3.write_text(
-        '{"@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld", "spdxVersion": "SPDX-3.0"}'
-    )
-    assert claimed(spdx3) == ["json"]
+    # SPDX 3 (JSON-LD) looks like an SBOM: claimed, so that sbom policies end in error
+    # naming it, rather than a raw JSON file that no sbom policy sees.
+    for content in (
+        '{"@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld", "spdxVersion": "SPDX-3.0"}',
+        '{"@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld", "@graph": []}',
+    ):
+        spdx3 = tmp_path / "spdx3.json"
+        spdx3.write_text(content, encoding="utf-8")
+        assert claimed(spdx3) == ["spdx"]
+        with pytest.raises(ArtifactError) as caught:
+            _parse(tmp_path, json.loads(content))
+        assert "expected SPDX-2.x" in str(caught.value)
 
 
 _SETTINGS = settings(

@@ -4,6 +4,7 @@ results are kept."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Callable
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from producer_shapes import bandit_style_sarif
 
 HOSTILE_POLICIES = """\
 apiVersion: compliancegate/v1
@@ -300,3 +303,220 @@ def test_every_hostile_artifact_in_one_subprocess_run(
     assert parsed.code == 2
     assert "nesting" in parsed.stderr
     assert "Traceback" not in parsed.output
+
+
+# ------------------------------------------------------------------ issue 8: reading rules
+
+KIND_POLICIES = """\
+apiVersion: compliancegate/v1
+kind: Policy
+id: no-error-findings
+title: No error-level finding
+controls: [tiny-std:CFG-1]
+severity: high
+input: findings
+rule:
+  for_each: "findings[]"
+  where: {path: level, op: equals, value: error}
+  assert: {path: rule_id, op: absent}
+key: rule_id
+message: "{item.rule_id} in {item.file}"
+---
+apiVersion: compliancegate/v1
+kind: Policy
+id: no-critical-vulnerabilities
+title: No critical vulnerability
+controls: [tiny-std:VULN-1]
+severity: high
+input: vulnerabilities
+rule:
+  for_each: "vulnerabilities[]"
+  where: {path: severity, op: equals, value: critical}
+  assert: {path: id, op: absent}
+key: id
+message: "{item.id} in {item.package}"
+---
+apiVersion: compliancegate/v1
+kind: Policy
+id: other-evidence
+title: The other evidence is fine
+controls: [tiny-std:VULN-1]
+severity: high
+input: {glob: "**/other.json"}
+rule: {path: ok, op: equals, value: true}
+"""
+
+CLEAN_SARIF = {
+    "version": "2.1.0",
+    "runs": [{"tool": {"driver": {"name": "semgrep"}}, "results": []}],
+}
+CLEAN_TRIVY = {"SchemaVersion": 2, "ArtifactName": "app", "Results": []}
+
+
+@pytest.fixture
+def kind_project(gate_project: Any) -> Any:
+    """Policies on the ``findings`` and ``vulnerabilities`` kinds, a clean report of each
+    kind from another tool (so that a report that vanishes leaves no missing evidence), and
+    a good ``other.json``."""
+    (gate_project.root / "policies/gate.yaml").unlink()
+    (gate_project.root / "release/scan.json").unlink()
+    (gate_project.root / "release/deploy.yaml").unlink()
+    gate_project.write("policies/kinds.yaml", KIND_POLICIES)
+    gate_project.write("release/other.json", '{"ok": true}')
+    gate_project.write("release/semgrep.sarif", json.dumps(CLEAN_SARIF))
+    gate_project.write("release/trivy-base.json", json.dumps(CLEAN_TRIVY))
+    return gate_project
+
+
+def run_kinds(cg: Any) -> tuple[int, dict[str, dict[str, Any]], str]:
+    outcome = cg("check", "release", "--no-ledger", "--format", "json")
+    assert "Traceback" not in outcome.output
+    assert "internal error" not in outcome.output
+    assert outcome.code in (1, 2), outcome.output
+    document = outcome.json()
+    assert document["decision"] != "compliant"
+    results = {r["policy"]["id"]: r for r in document["results"]}
+    assert results["other-evidence"]["status"] == "pass"
+    return outcome.code, results, outcome.output
+
+
+def test_large_reports_with_markers_last_are_read(kind_project: Any, cg_inprocess: Any) -> None:
+    """Bandit's SARIF (version and $schema last) and a jq -S sorted Trivy report, both over
+    64 KiB, beside clean reports of the same kinds: their findings block."""
+    kind_project.write("release/bandit.json", json.dumps(bandit_style_sarif(400), indent=2))
+    vulnerabilities = [
+        {"VulnerabilityID": f"CVE-2026-{i:04d}", "PkgName": f"p{i}", "Severity": "LOW"}
+        for i in range(600)
+    ]
+    vulnerabilities.append(
+        {"VulnerabilityID": "CVE-2026-9999", "PkgName": "openssl", "Severity": "CRITICAL"}
+    )
+    report = {
+        "SchemaVersion": 2,
+        "ArtifactName": "app",
+        "Results": [{"Target": "app", "Class": "os-pkgs", "Vulnerabilities": vulnerabilities}],
+    }
+    kind_project.write("release/trivy.json", json.dumps(report, sort_keys=True, indent=2))
+    assert (kind_project.root / "release/trivy.json").stat().st_size > 64 * 1024
+    code, results, _ = run_kinds(cg_inprocess)
+    assert code == 1
+    findings = results["no-error-findings"]
+    assert findings["status"] == "fail"
+    assert len(findings["violations"]) >= 1
+    assert "B602 in app/mod0.py" in said(findings)
+    vulns = results["no-critical-vulnerabilities"]
+    assert vulns["status"] == "fail"
+    assert "CVE-2026-9999" in said(vulns)
+
+
+def _log(run: dict[str, Any]) -> str:
+    return json.dumps({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, **run}]})
+
+
+_FAILED_RUN = {
+    "invocations": [
+        {
+            "executionSuccessful": False,
+            "toolExecutionNotifications": [
+                {"level": "error", "message": {"text": "could not parse app.py"}}
+            ],
+        }
+    ],
+    "results": [],
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("scan.sarif", '{"version": "2.0.0", "runs": []}', "version is '2.0.0'"),
+        ("scan.sarif", '{"runs": [{"tool": {"driver": {"name": "x"}}, "results": [', "truncated"),
+        (
+            "report.json",
+            '{"runs": [{"tool": {"driver": {}}, "results": []}]}',
+            "version is missing",
+        ),
+        ("scan.sarif", _log(_FAILED_RUN), "could not parse app.py"),
+        (
+            "scan.sarif",
+            _log({"results": [{"level": "error"}]}).replace('"error"', '"error", "level": "note"'),
+            "duplicate key",
+        ),
+        ("scan.sarif", _log({"properties": {"score": 1}}).replace("1}", "NaN}"), "NaN"),
+    ],
+)
+def test_a_report_that_cannot_be_read_is_an_error(
+    kind_project: Any, cg_inprocess: Any, name: str, content: str, words: str
+) -> None:
+    kind_project.write(f"release/{name}", content)
+    code, results, _ = run_kinds(cg_inprocess)
+    assert code == 2
+    findings = results["no-error-findings"]
+    assert findings["status"] == "error"
+    assert f"release/{name}" in said(findings)
+    assert words in said(findings)
+
+
+def test_fifo_and_device_in_the_release(kind_project: Any, cg_subprocess: Any) -> None:
+    """A FIFO in the release (check used to hang on it) is an error for the policies that
+    could have read it; a real process under a timeout."""
+    os.mkfifo(kind_project.root / "release/scan.sarif")
+    outcome = cg_subprocess(
+        ["check", "release", "--no-ledger", "--format", "json"], kind_project.root
+    )
+    assert outcome.code == 2, outcome.output
+    results = {r["policy"]["id"]: r for r in outcome.json()["results"]}
+    assert results["no-error-findings"]["status"] == "error"
+    assert "release/scan.sarif" in said(results["no-error-findings"])
+    assert "FIFO" in said(results["no-error-findings"])
+    assert results["other-evidence"]["status"] == "pass"
+    parsed = cg_subprocess(["parse", "release/scan.sarif"], kind_project.root)
+    assert parsed.code == 2
+    assert "FIFO" in parsed.stderr
+    device = cg_subprocess(["parse", "/dev/zero"], kind_project.root)
+    assert device.code == 2
+    assert "character device" in device.stderr
+
+
+def test_a_link_out_of_the_release_is_never_printed(
+    kind_project: Any, cg_inprocess: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    secret_folder = tmp_path_factory.mktemp("elsewhere")
+    secret = secret_folder / "secret.json"
+    secret.write_text('{"ok": "S3CRET-TOKEN-VALUE", "runs": []}', encoding="utf-8")
+    os.symlink(secret, kind_project.root / "release/scan.sarif")
+    code, results, output = run_kinds(cg_inprocess)
+    assert code == 2
+    assert "S3CRET" not in output
+    assert "leading out of the release" in said(results["no-error-findings"])
+    parsed = cg_inprocess("parse", "release/scan.sarif")
+    assert parsed.code == 2
+    assert "S3CRET" not in parsed.output
+    assert "leading out of the release" in parsed.stderr
+
+
+def test_a_duplicate_severity_is_an_error_naming_the_line(
+    kind_project: Any, cg_inprocess: Any
+) -> None:
+    kind_project.write(
+        "release/trivy.json",
+        '{"SchemaVersion": 2, "ArtifactName": "app", "Results": [{"Target": "app",\n'
+        '"Vulnerabilities": [{"VulnerabilityID": "CVE-1", "PkgName": "openssl",\n'
+        '"Severity": "CRITICAL", "Severity": "LOW"}]}]}',
+    )
+    code, results, _ = run_kinds(cg_inprocess)
+    assert code == 2
+    text = said(results["no-critical-vulnerabilities"])
+    assert 'duplicate key "Severity"' in text
+    assert results["no-critical-vulnerabilities"]["status"] == "error"
+
+
+def test_parse_prints_a_lone_surrogate_escaped(kind_project: Any, cg: Any) -> None:
+    kind_project.write(
+        "release/trivy.json",
+        '{"SchemaVersion": 2, "ArtifactName": "app", "Results": [{"Target": "a\\udcff",'
+        '"Vulnerabilities": [{"VulnerabilityID": "CVE-1\\ud800", "Severity": "HIGH"}]}]}',
+    )
+    outcome = cg("parse", "release/trivy.json")
+    assert outcome.code == 0, outcome.output
+    assert "CVE-1\\ud800" in outcome.stdout

@@ -18,7 +18,7 @@ from typing import Any
 
 from compliancegate.artifacts.numbers import whole_number
 from compliancegate.artifacts.raw_xml import local_name
-from compliancegate.artifacts.sniffing import xml_root
+from compliancegate.artifacts.sniffing import xml_root_of
 from compliancegate.artifacts.source import Source
 from compliancegate.model import Artifact
 
@@ -38,10 +38,10 @@ class Cobertura:
     def sniff(self, source: Source) -> bool:
         """A ``<coverage>`` root carrying Cobertura's rate attributes (Clover's root is also
         ``<coverage>``, without them)."""
-        root = xml_root(source.head)
+        root = xml_root_of(source)
         if root is None or root[0] != "coverage":
             return False
-        return "line-rate" in root[1] or "lines-valid" in root[1] or b"<packages" in source.head
+        return "line-rate" in root[1] or "lines-valid" in root[1] or b"<packages" in source.data
 
     def parse(self, source: Source) -> list[Artifact]:
         """One ``coverage`` document: totals and one entry per source file."""

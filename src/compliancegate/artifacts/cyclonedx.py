@@ -18,18 +18,58 @@ from collections.abc import Iterator
 from typing import Any
 
 from compliancegate.artifacts import jsonread as jr
+from compliancegate.artifacts import sniffing as sn
 from compliancegate.artifacts.source import Source
 from compliancegate.model import Artifact
 
-_BOM_FORMAT = re.compile(rb'"bomFormat"\s*:\s*"CycloneDX"')
+# For content that is not one JSON document (truncated): markers anywhere in the bytes.
+_BOM_FORMAT = re.compile(rb'"bomFormat"\s*:')
 VULNERABILITIES = re.compile(rb'"vulnerabilities"\s*:\s*\[\s*\{')
 _COMPONENTS = re.compile(rb'"components"\s*:\s*\[\s*\{')
+_NAMES = (".cdx.json", ".bom.json")
 WHAT = "CycloneDX BOM"
 
 
-def is_bom(source: Source) -> bool:
-    # bomFormat is required and every producer writes it in the first lines.
-    return jr.head_matches(source, _BOM_FORMAT)
+def bom_fields(source: Source) -> tuple[bool, bool] | None:
+    """Whether a file looks like a CycloneDX JSON BOM: None when not, else whether it has
+    (components, vulnerabilities).
+
+    It looks like one with a ``bomFormat`` key (any value: ``parse`` refuses one that is not
+    ``CycloneDX``), a ``specVersion`` beside BOM content, or a CycloneDX file name
+    (``*.cdx.json``, ``*.bom.json``); in any key order and at any size.
+    """
+    document = sn.json_document(source)
+    if document is sn.UNPARSED:
+        if not (sn.found_in_bytes(source, _BOM_FORMAT) or sn.name_ends(source, *_NAMES)):
+            return None
+        return sn.found_in_bytes(source, _COMPONENTS), sn.found_in_bytes(source, VULNERABILITIES)
+    if not isinstance(document, dict):
+        return (True, False) if sn.name_ends(source, *_NAMES) else None
+    looks = (
+        "bomFormat" in document
+        or ("specVersion" in document and _BOM_KEYS & document.keys())
+        or sn.name_ends(source, *_NAMES)
+    )
+    if not looks:
+        return None
+    return sn.present(document.get("components")), sn.present(document.get("vulnerabilities"))
+
+
+_BOM_KEYS = {"components", "metadata", "vulnerabilities", "dependencies", "serialNumber"}
+
+
+def bom_root(reader: jr.Reader) -> dict[str, Any]:
+    """The BOM's top-level object, refused when ``bomFormat`` is not ``CycloneDX``."""
+    document = reader.root()
+    bom_format = document.get("bomFormat")
+    if bom_format != "CycloneDX":
+        shown = "missing" if bom_format is None else f"{jr.json_type(bom_format)} {bom_format!r}"
+        raise reader.source.error(
+            f'not a {WHAT}: bomFormat is {shown[:80]}, expected "CycloneDX"',
+            hint='CycloneDX JSON starts with "bomFormat": "CycloneDX"; name the format '
+            "in the policy's input if this is another kind of file",
+        )
+    return document
 
 
 def components(reader: jr.Reader, document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -91,15 +131,17 @@ class CycloneDx:
     syntax = "json"
 
     def sniff(self, source: Source) -> bool:
-        """A BOM (``bomFormat: CycloneDX``) that is not VEX-only."""
-        if not is_bom(source):
+        """A BOM that is not VEX-only (vulnerabilities and no component)."""
+        fields = bom_fields(source)
+        if fields is None:
             return False
-        return jr.find_bytes(source, _COMPONENTS) or not jr.find_bytes(source, VULNERABILITIES)
+        has_components, has_vulnerabilities = fields
+        return has_components or not has_vulnerabilities
 
     def parse(self, source: Source) -> list[Artifact]:
         """One ``sbom`` document: the BOM's subject and every component."""
         reader = jr.Reader(source, WHAT)
-        document = reader.root()
+        document = bom_root(reader)
         _, subject = metadata_of(reader, document)
         items = []
         for path, item in components(reader, document):

@@ -21,13 +21,7 @@ from urllib.parse import unquote
 
 from compliancegate.artifacts import jsonread as jr
 from compliancegate.artifacts import severity as sev
-from compliancegate.artifacts.cyclonedx import (
-    VULNERABILITIES,
-    WHAT,
-    components,
-    is_bom,
-    metadata_of,
-)
+from compliancegate.artifacts.cyclonedx import WHAT, bom_fields, bom_root, components, metadata_of
 from compliancegate.artifacts.source import Source
 from compliancegate.model import Artifact
 
@@ -128,13 +122,14 @@ class CycloneDxVex:
 
     def sniff(self, source: Source) -> bool:
         """A BOM whose ``vulnerabilities`` array holds at least one entry."""
-        return is_bom(source) and jr.find_bytes(source, VULNERABILITIES)
+        fields = bom_fields(source)
+        return fields is not None and fields[1]
 
     def parse(self, source: Source) -> list[Artifact]:
         """One item per vulnerability and affected component (a vulnerability affecting no
         named component is one item without a package)."""
         reader = jr.Reader(source, WHAT)
-        document = reader.root()
+        document = bom_root(reader)
         metadata, subject = metadata_of(reader, document)
         tool = _tool_name(reader, metadata)
         target = jr.text(subject.get("name"))

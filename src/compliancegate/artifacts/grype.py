@@ -17,16 +17,36 @@ from typing import Any
 
 from compliancegate.artifacts import jsonread as jr
 from compliancegate.artifacts import severity as sev
+from compliancegate.artifacts import sniffing as sn
 from compliancegate.artifacts.source import Source
 from compliancegate.model import Artifact
 
+# For content that is not one JSON document (truncated): markers anywhere in the bytes.
 _MATCHES = re.compile(rb'"matches"\s*:\s*\[')
-# An empty report is small enough for its descriptor to be in the head; a long one shows
-# the fields of its first match there.
-_GRYPE = re.compile(
-    rb'"descriptor"\s*:\s*\{\s*"name"\s*:\s*"grype"|"matchDetails"\s*:|"relatedVulnerabilities"\s*:'
-)
+_GRYPE = re.compile(rb'"name"\s*:\s*"grype"|"matchDetails"\s*:|"relatedVulnerabilities"\s*:')
+_MATCH_KEYS = {"matchDetails", "relatedVulnerabilities"}
 _WHAT = "Grype JSON report"
+
+
+def _looks_like_grype(source: Source) -> bool:
+    """A ``matches`` key beside Grype's ``descriptor`` (``name: grype``), or matches with
+    Grype's own fields (``matchDetails``, ``relatedVulnerabilities``, or a
+    ``vulnerability`` with an ``artifact``); in any key order and at any size."""
+    document = sn.json_document(source)
+    if document is sn.UNPARSED:
+        return sn.found_in_bytes(source, _MATCHES, _GRYPE)
+    if not isinstance(document, dict) or "matches" not in document:
+        return False
+    descriptor = document.get("descriptor")
+    if isinstance(descriptor, dict) and descriptor.get("name") == "grype":
+        return True
+    matches = document.get("matches")
+    if matches is not None and not isinstance(matches, list):
+        return isinstance(descriptor, dict)  # claimed, so that parse reports the wrong type
+    return any(
+        _MATCH_KEYS & match.keys() or {"vulnerability", "artifact"} <= match.keys()
+        for match in sn.objects(matches)
+    )
 
 
 def _scores(reader: jr.Reader, value: Any, path: str) -> list[tuple[float | None, bool]]:
@@ -54,8 +74,8 @@ class Grype:
     syntax = "json"
 
     def sniff(self, source: Source) -> bool:
-        """A ``matches`` list with Grype's match fields or descriptor in the file's head."""
-        return jr.head_matches(source, _MATCHES, _GRYPE)
+        """Looks like a Grype report (see ``_looks_like_grype``)."""
+        return _looks_like_grype(source)
 
     def parse(self, source: Source) -> list[Artifact]:
         """One item per match."""

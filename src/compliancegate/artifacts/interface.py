@@ -27,7 +27,8 @@ class ArtifactFormat(Protocol):
     """The file syntax it reads: ``json``, ``yaml``, ``toml``, ``xml`` or ``text``."""
 
     def sniff(self, source: Source) -> bool:
-        """Whether this source looks like this format (from ``source.head``, cheaply)."""
+        """Whether this source looks like this format, in any key order and at any size
+        (see ``sniffing``); ``parse`` then refuses what is not exactly this format."""
         ...
 
     def parse(self, source: Source) -> list[Artifact]:

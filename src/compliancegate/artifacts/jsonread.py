@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from compliancegate.artifacts import severity as sev
-from compliancegate.artifacts.source import HEAD_BYTES, Source
+from compliancegate.artifacts.source import Source
 from compliancegate.errors import ArtifactError
 
 TITLE_LIMIT = 200
@@ -219,29 +219,6 @@ def _hash_name(found: str) -> str:
     lower = found.lower().replace("_", "-")
     match = re.fullmatch(r"sha-?(1|224|256|384|512)", lower)
     return f"sha{match.group(1)}" if match else lower
-
-
-def find_bytes(source: Source, pattern: re.Pattern[bytes]) -> bool:
-    """Whether ``pattern`` occurs in the file: in its head, or, for a file longer than the
-    head, anywhere (a byte search, much cheaper than parsing). Unreadable means no."""
-    try:
-        head = source.head
-        if pattern.search(head):
-            return True
-        if len(head) < HEAD_BYTES:
-            return False
-        return pattern.search(source.data) is not None
-    except ArtifactError:
-        return False
-
-
-def head_matches(source: Source, *patterns: re.Pattern[bytes]) -> bool:
-    """Whether every pattern occurs in the file's head; an unreadable file matches none."""
-    try:
-        head = source.head
-    except ArtifactError:
-        return False
-    return all(p.search(head) for p in patterns)
 
 
 def vulnerability(

@@ -21,7 +21,7 @@ from typing import Any
 
 from compliancegate.artifacts.numbers import whole_number
 from compliancegate.artifacts.raw_xml import local_name
-from compliancegate.artifacts.sniffing import xml_root
+from compliancegate.artifacts.sniffing import xml_root_of
 from compliancegate.artifacts.source import Source
 from compliancegate.model import Artifact
 
@@ -51,7 +51,7 @@ class JUnit:
 
     def sniff(self, source: Source) -> bool:
         """A ``<testsuites>`` or ``<testsuite>`` root element."""
-        root = xml_root(source.head)
+        root = xml_root_of(source)
         return root is not None and root[0] in ROOTS
 
     def parse(self, source: Source) -> list[Artifact]:

@@ -2,9 +2,7 @@
 cargo-llvm-cov), normalized to the ``coverage`` kind.
 
 A tracefile is a list of records, one per source file: ``SF:path``, then ``DA:line,hits``
-for each instrumented line, ``BRDA:line,block,branch,taken`` for each branch (block and
-branch are names, not numbers: coverage.py 7 writes ``BRDA:6,0,jump to line 7,1`` and lcov 2
-an ``e`` before the block of an exception branch), the summaries
+for each instrumented line, ``BRDA:line,block,branch,taken`` for each branch, the summaries
 ``LF``/``LH`` (lines found/hit) and ``BRF``/``BRH`` (branches found/hit), and
 ``end_of_record``. Counts are computed from the ``DA`` and ``BRDA`` records, which are the
 measurements; the summaries are used only for a file that has none (some tools write
@@ -18,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compliancegate.artifacts.numbers import whole_number
-from compliancegate.artifacts.sniffing import first_line
+from compliancegate.artifacts.sniffing import first_line_of
 from compliancegate.artifacts.source import Source
 from compliancegate.model import Artifact
 
@@ -36,7 +34,7 @@ class Lcov:
 
     def sniff(self, source: Source) -> bool:
         """The first record is a test name or a source file."""
-        return first_line(source.head).startswith(_FIRST_RECORDS)
+        return first_line_of(source).startswith(_FIRST_RECORDS)
 
     def parse(self, source: Source) -> list[Artifact]:
         """One ``coverage`` document: totals and one entry per source file."""
@@ -64,8 +62,8 @@ class Lcov:
                 current = None
             elif key == "BRDA":
                 if current is None:
-                    raise source.error(f"{key}: outside an SF: record", line=number)
-                _brda(current, value, source, number)
+                    raise source.error("BRDA: outside an SF: record", line=number)
+                _branch(current, value, source, number)
             elif key in _RECORDS:
                 if current is None:
                     raise source.error(f"{key}: outside an SF: record", line=number)
@@ -136,7 +134,7 @@ class _File:
 
 
 def _numbers(value: str, key: str, source: Source, line: int) -> list[int | None]:
-    """The comma-separated numbers of a ``DA`` or summary record.
+    """The comma-separated numbers of a record; ``-`` (branch never evaluated) is None.
 
     ``DA`` may carry a checksum after the hit count, which is not a number and is ignored.
     """
@@ -146,40 +144,38 @@ def _numbers(value: str, key: str, source: Source, line: int) -> list[int | None
         raise source.error(f"{key}:{value[:60]} has fewer than {wanted} fields", line=line)
     numbers: list[int | None] = []
     for part in parts[:wanted]:
-        text = part.strip()
-        if (number := whole_number(text)) is not None:
-            numbers.append(number)
-        elif key == "DA" and text.startswith("-") and whole_number(text[1:]) is not None:
-            # Some gcov versions wrote negative hit counts on overflow; the line was run.
-            numbers.append(1)
-        else:
-            raise source.error(f"{key}:{value[:60]}: {text[:20]!r} is not a count", line=line)
+        numbers.append(_count(part.strip(), key, value, source, line))
     return numbers
+
+
+def _count(text: str, key: str, value: str, source: Source, line: int) -> int | None:
+    if text == "-" and key == "BRDA":
+        return None
+    if (number := whole_number(text)) is not None:
+        return number
+    if key == "DA" and text.startswith("-") and whole_number(text[1:]) is not None:
+        # Some gcov versions wrote negative hit counts on overflow; the line was run.
+        return 1
+    raise source.error(f"{key}:{value[:60]}: {text[:20]!r} is not a count", line=line)
+
+
+def _branch(file: _File, value: str, source: Source, line: int) -> None:
+    """``BRDA:line,block,branch,taken``. Only the line and the taken count are numbers: the
+    block and branch are ids, which coverage.py 7 writes as text (``jump to line 14``,
+    ``exit the module``) and lcov 2 prefixes with ``e`` for exception branches. A branch id
+    holding commas keeps them: the taken count is the last field."""
+    parts = value.split(",")
+    if len(parts) < 4:
+        raise source.error(f"BRDA:{value[:60]} has fewer than 4 fields", line=line)
+    number = _count(parts[0].strip(), "BRDA", value, source, line) or 0
+    taken = _count(parts[-1].strip(), "BRDA", value, source, line)
+    key = (number, parts[1].strip(), ",".join(parts[2:-1]).strip())
+    file.branches[key] = file.branches.get(key, False) or bool(taken)
 
 
 def _da(file: _File, n: list[int | None]) -> None:
     number, hits = n[0] or 0, n[1] or 0
     file.hits[number] = file.hits.get(number, 0) + hits
-
-
-def _brda(file: _File, value: str, source: Source, line: int) -> None:
-    """``BRDA:line,block,branch,taken``: the branch is a name that may itself hold commas
-    (coverage.py and lcov 2 write a description there), so the line is the first field, the
-    taken count the last (``-``: never evaluated) and the branch everything between.
-    """
-    parts = value.split(",")
-    if len(parts) < 4:
-        raise source.error(f"BRDA:{value[:60]} has fewer than 4 fields", line=line)
-    number = whole_number(parts[0].strip())
-    taken_text = parts[-1].strip()
-    taken = 0 if taken_text == "-" else whole_number(taken_text)
-    for text, parsed in ((parts[0], number), (parts[-1], taken)):
-        if parsed is None:
-            raise source.error(
-                f"BRDA:{value[:60]}: {text.strip()[:20]!r} is not a count", line=line
-            )
-    key = (number or 0, parts[1].strip(), ",".join(parts[2:-1]).strip())
-    file.branches[key] = file.branches.get(key, False) or bool(taken)
 
 
 def _summary(name: str) -> Any:

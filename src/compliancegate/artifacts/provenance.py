@@ -30,6 +30,7 @@ import re
 from pathlib import PurePosixPath
 from typing import Any
 
+from compliancegate.artifacts import sniffing as sn
 from compliancegate.artifacts.digests import TooLarge, sha256_file
 from compliancegate.artifacts.source import Source, parse_json
 from compliancegate.errors import ArtifactError
@@ -41,11 +42,24 @@ STATEMENT_TYPE_PREFIX = "https://in-toto.io/Statement/"
 MAX_PAYLOAD_BYTES = 32 * 1024 * 1024
 """Largest decoded DSSE payload: provenance runs to kilobytes; more is a mistake or hostile."""
 
+_BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle"
 _SNIFF = re.compile(
     rb'"_type"\s*:\s*"https://in-toto\.io/Statement/'
     rb'|"payloadType"\s*:\s*"application/vnd\.in-toto\+json"'
     rb'|"mediaType"\s*:\s*"application/vnd\.dev\.sigstore\.bundle'
 )
+
+
+def _looks_like_attestation(document: dict[str, Any]) -> bool:
+    statement_type = document.get("_type")
+    media_type = document.get("mediaType")
+    return (
+        (isinstance(statement_type, str) and "in-toto.io/Statement" in statement_type)
+        or document.get("payloadType") == IN_TOTO_PAYLOAD_TYPE
+        or (isinstance(media_type, str) and media_type.startswith(_BUNDLE_MEDIA_TYPE))
+        or "dsseEnvelope" in document
+        or ("predicateType" in document and "subject" in document)
+    )
 
 
 def released_artifact(source: Source, name: str | None, digest: Any) -> dict[str, Any] | None:
@@ -98,8 +112,15 @@ class Provenance:
     syntax = "json"
 
     def sniff(self, source: Source) -> bool:
-        """An in-toto ``_type``, an in-toto DSSE ``payloadType`` or a Sigstore bundle."""
-        return _SNIFF.search(source.head) is not None
+        """An in-toto statement, an in-toto DSSE envelope or a Sigstore bundle, in any key
+        order and at any size; or an ``*.intoto.json(l)`` name. A JSON Lines file (not one
+        JSON document) is looked at as bytes."""
+        if sn.name_ends(source, ".intoto.json", ".intoto.jsonl"):
+            return True
+        document = sn.json_document(source)
+        if document is sn.UNPARSED:
+            return sn.found_in_bytes(source, _SNIFF)
+        return isinstance(document, dict) and _looks_like_attestation(document)
 
     def parse(self, source: Source) -> list[Artifact]:
         """One ``provenance`` document per statement (per line of a JSON Lines file)."""

@@ -79,15 +79,23 @@ def known_inputs() -> tuple[set[str], set[str]]:
 
 def syntax_of(source: Source) -> str | None:
     """The file's syntax from its suffix, else from its first bytes; None if not an artifact."""
-    name = source.path.name.lower()
-    for suffix, syntax in _SUFFIX_SYNTAX.items():
-        if name.endswith(suffix):
-            return syntax
-    start = source.head.lstrip()[:1]
+    syntax = suffix_syntax(source.path.name)
+    if syntax is not None:
+        return syntax
+    start = source.head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]  # a UTF-8 BOM first
     if start in (b"{", b"["):
         return "json"
     if start == b"<":
         return "xml"
+    return None
+
+
+def suffix_syntax(name: str) -> str | None:
+    """The syntax a file name's suffix gives, or None."""
+    lower = name.lower()
+    for suffix, syntax in _SUFFIX_SYNTAX.items():
+        if lower.endswith(suffix):
+            return syntax
     return None
 
 
@@ -97,11 +105,18 @@ def formats_for(source: Source) -> list[ArtifactFormat]:
 
     One file can hold two normalized documents (a CycloneDX BOM's components and its
     vulnerabilities), so more than one format may claim it; ``detect`` takes the first.
-    A sniff that cannot read the file does not claim it.
+    A file that cannot be read at all (not a regular file, a link out of the release; of a
+    known syntax and larger than the limit) raises ``ArtifactError``: it cannot be typed,
+    which the caller must not take for "not an artifact". A large file whose first bytes
+    say it is not JSON or XML (a binary, a tarball) is not an artifact and is not read. A
+    sniff that fails on hostile content claims the file, so that the failure surfaces as an
+    error of the policies reading that format, never as a silent raw file.
     """
+    source.check()
     syntax = syntax_of(source)
     if syntax is None:
         return []
+    source.data  # noqa: B018 - a file of a known syntax over the size limit cannot be typed
     claiming: list[ArtifactFormat] = []
     fallback: ArtifactFormat | None = None
     for fmt in formats().values():
@@ -113,7 +128,9 @@ def formats_for(source: Source) -> list[ArtifactFormat]:
         try:
             claims = fmt.sniff(source)
         except ArtifactError:
-            claims = False
+            raise  # the file cannot be read: not a claim, not a refusal of the format
+        except (Exception, RecursionError):
+            claims = True
         if claims:
             claiming.append(fmt)
     if claiming:

@@ -9,7 +9,8 @@ every run, as ``findings``.
 - ``file`` and ``line``: the first location's ``artifactLocation.uri`` (or the run's
   ``artifacts`` entry its ``index`` names), as written, ``uriBaseId`` not resolved; and
   ``region.startLine``.
-- ``fingerprint``: the first of ``partialFingerprints``, else of ``fingerprints``.
+- ``fingerprint``: the value of the first key (by name) of ``partialFingerprints``, else of
+  ``fingerprints``.
 - ``security_severity``: the rule's ``security-severity`` property (else the result's) as a
   number; GitHub code scanning reads the same property.
 - ``suppressed``: true when the result carries a suppression that is not ``rejected``
@@ -29,21 +30,57 @@ from dataclasses import dataclass
 from typing import Any
 
 from compliancegate.artifacts import jsonread as jr
+from compliancegate.artifacts import sniffing as sn
 from compliancegate.artifacts.numbers import whole_number
 from compliancegate.artifacts.source import Source
 from compliancegate.model import Artifact
 
+# For content that is not one JSON document (truncated): markers anywhere in the bytes.
 _SCHEMA = re.compile(rb'"\$schema"\s*:\s*"[^"]*sarif[^"]*"', re.IGNORECASE)
-_VERSION = re.compile(rb'"version"\s*:\s*"2\.1\.0"')
+_VERSION = re.compile(rb'"version"\s*:')
 _RUNS = re.compile(rb'"runs"\s*:\s*\[')
+_NAMES = (".sarif", ".sarif.json")
 _PLACEHOLDER = re.compile(r"\{(\d+)\}")
 _LEVELS = ("error", "warning", "note", "none")
+VERSION = "2.1.0"
 WHAT = "SARIF log"
 
 
+def sarif_document(source: Source) -> Any:
+    """The parsed log when the file looks like SARIF, ``sniffing.UNPARSED`` when it looks
+    like SARIF but is not one JSON document, else None.
+
+    It looks like SARIF with a ``.sarif`` (or ``.sarif.json``) name, a ``$schema`` naming
+    SARIF, a ``runs`` key beside a ``version``, or ``runs`` holding a run with a ``tool``; in
+    any key order and at any size (Bandit writes ``version`` and ``$schema`` last). ``parse``
+    refuses what is not SARIF 2.1.0.
+    """
+    document = sn.json_document(source)
+    named = sn.name_ends(source, *_NAMES)
+    if document is sn.UNPARSED:
+        if (
+            named
+            or sn.found_in_bytes(source, _SCHEMA)
+            or sn.found_in_bytes(source, _VERSION, _RUNS)
+        ):
+            return document
+        return None
+    if named:
+        return document
+    if not isinstance(document, dict):
+        return None
+    schema = document.get("$schema")
+    if isinstance(schema, str) and "sarif" in schema.lower():
+        return document
+    runs = document.get("runs")
+    if "runs" in document and "version" in document:
+        return document
+    return document if any("tool" in run for run in sn.objects(runs)) else None
+
+
 def is_sarif(source: Source) -> bool:
-    """A ``$schema`` naming SARIF, or ``version: 2.1.0`` with ``runs``, in the file's head."""
-    return jr.head_matches(source, _SCHEMA) or jr.head_matches(source, _VERSION, _RUNS)
+    """Whether the file looks like a SARIF log (see ``sarif_document``)."""
+    return sarif_document(source) is not None
 
 
 @dataclass(frozen=True)
@@ -165,18 +202,59 @@ def _index(value: Any, length: int) -> int | None:
 
 
 def results(reader: jr.Reader) -> Iterator[Result]:
-    """Every current result of every run (``baselineState: absent`` results are fixed)."""
+    """Every current result of every run (``baselineState: absent`` results are fixed).
+
+    Refuses a log that is not SARIF 2.1.0, and a run whose tool says it did not finish
+    (see ``_failure``) and that holds no result: an analysis that did not run is not a
+    clean one.
+    """
     document = reader.root()
+    version = document.get("version")
+    if version != VERSION:
+        shown = "missing" if version is None else repr(version)[:40]
+        raise reader.source.error(
+            f"not a {WHAT} that can be read: version is {shown}, expected {VERSION!r}",
+            hint="compliancegate reads SARIF 2.1.0, which every current producer writes",
+        )
     runs = document.get("runs")
     if not isinstance(runs, list):
         # A log without runs (the tool failed to start) is not evidence of a clean scan.
         raise reader.error("runs", "a list", runs)
     for run_path, run_data in reader.items(runs, "runs"):
         run = Run(reader, run_data, run_path)
+        failure = _failure(reader, run_data, run_path)
+        if failure is not None and not run.results:
+            tool = run.tool_name or "the tool"
+            raise reader.source.error(
+                f"{run_path}: {tool} did not complete its analysis ({failure}), and the run "
+                "has no results: this is not evidence of a clean scan",
+                hint="fix the analysis so that it runs to the end, then gate its new report",
+            )
         for path, result in reader.items(run.results, f"{run_path}.results"):
             if jr.text(result.get("baselineState")) == "absent":
                 continue
             yield Result(path, result, run.rule(result, path), run.tool_name, run)
+
+
+_MESSAGE_SHOWN = 200
+
+
+def _failure(reader: jr.Reader, run: dict[str, Any], path: str) -> str | None:
+    """What a run's invocations say went wrong: ``executionSuccessful: false``, or a tool
+    execution or configuration notification of level ``error`` (the tool's own message);
+    None when nothing."""
+    for inv_path, invocation in reader.items(run.get("invocations"), f"{path}.invocations"):
+        # Bandit reports a file it could not parse as an error-level *configuration*
+        # notification, with executionSuccessful true: both lists count.
+        for field in ("toolExecutionNotifications", "toolConfigurationNotifications"):
+            for note_path, note in reader.items(invocation.get(field), f"{inv_path}.{field}"):
+                if jr.text(note.get("level")) == "error":
+                    message = reader.obj(note.get("message"), f"{note_path}.message")
+                    said = jr.title(message.get("text"), message.get("markdown")) or "no message"
+                    return f"error notification: {said[:_MESSAGE_SHOWN]}"
+        if invocation.get("executionSuccessful") is False:
+            return f"{inv_path}.executionSuccessful is false"
+    return None
 
 
 def properties(value: dict[str, Any]) -> dict[str, Any]:
@@ -212,8 +290,10 @@ def _fingerprint(result: dict[str, Any]) -> str | None:
     for field in ("partialFingerprints", "fingerprints"):
         values = result.get(field)
         if isinstance(values, dict):
-            for value in values.values():
-                found = jr.text(value)
+            # By key name, not by position: the same log with its keys in another order
+            # (jq -S) must give the same fingerprint.
+            for key in sorted(values):
+                found = jr.text(values[key])
                 if found:
                     return found
     return None

@@ -23,12 +23,13 @@ from typing import Any
 
 from compliancegate.artifacts import jsonread as jr
 from compliancegate.artifacts import severity as sev
+from compliancegate.artifacts import sniffing as sn
 from compliancegate.artifacts.sarif import (
     WHAT,
     Result,
-    is_sarif,
     properties,
     results,
+    sarif_document,
     security_severity,
 )
 from compliancegate.artifacts.source import Source
@@ -90,7 +91,12 @@ class SarifVulnerabilities:
 
     def sniff(self, source: Source) -> bool:
         """A SARIF log in which some rule or result carries ``security-severity``."""
-        return is_sarif(source) and jr.find_bytes(source, _SECURITY_SEVERITY)
+        document = sarif_document(source)
+        if document is None:
+            return False
+        if document is sn.UNPARSED:
+            return sn.found_in_bytes(source, _SECURITY_SEVERITY)
+        return sn.has_key(document, "security-severity")
 
     def parse(self, source: Source) -> list[Artifact]:
         """One item per result that has a security severity."""

@@ -17,7 +17,13 @@ from pathlib import Path
 
 from compliancegate.artifacts.interface import RAW_KIND, ArtifactFormat
 from compliancegate.artifacts.kinds import combine
-from compliancegate.artifacts.registry import SYNTAXES, formats_for, get_format
+from compliancegate.artifacts.registry import (
+    SYNTAXES,
+    formats,
+    formats_for,
+    get_format,
+    suffix_syntax,
+)
 from compliancegate.artifacts.source import DEFAULT_MAX_BYTES, Source
 from compliancegate.errors import ArtifactError, CompliancegateError
 from compliancegate.model import Artifact, InputSpec
@@ -97,6 +103,9 @@ class FileEntry:
     """Path relative to the root it was found under, ``/``-separated (globs match this)."""
     display: str
     """Path shown to users and used in fingerprints: relative to the working directory."""
+    outside: str | None = None
+    """Where a symbolic link found in the release leads, when that is outside every path
+    given to the check: such a file is never read."""
 
 
 @dataclass(frozen=True)
@@ -136,14 +145,25 @@ def _display(path: Path) -> str:
     return path.as_posix()
 
 
+def _inside(path: Path, folders: Sequence[Path]) -> bool:
+    return any(path == folder or path.is_relative_to(folder) for folder in folders)
+
+
 def discover(roots: Sequence[Path], excludes: Iterable[str] = DEFAULT_EXCLUDES) -> list[FileEntry]:
     """Every file under ``roots`` (a root that is a file is itself an entry), sorted.
 
-    Symbolic links to folders are not followed (a link loop must not hang the gate). A root
-    that does not exist raises ``ArtifactError``.
+    Symbolic links to folders are not followed (a link loop must not hang the gate), unless
+    they lead out of the release: then they are entries that are refused when read, as are
+    links to files outside it (``FileEntry.outside``). The release is the folders given
+    (their real locations) and the folders holding the files given. A root that does not
+    exist raises ``ArtifactError``.
     """
     skip = set(excludes)
     entries: dict[Path, FileEntry] = {}
+    release = [
+        _resolved(root) if root.is_dir() else _resolved(Path(os.path.abspath(root)).parent)
+        for root in roots
+    ]
     for root in roots:
         if not root.exists():
             raise ArtifactError(
@@ -152,15 +172,31 @@ def discover(roots: Sequence[Path], excludes: Iterable[str] = DEFAULT_EXCLUDES) 
                 hint="pass the folder holding the release's evidence",
             )
         if not root.is_dir():
-            entries.setdefault(_resolved(root), FileEntry(root, root.name, _display(root)))
+            real = _resolved(root)
+            outside = str(real) if root.is_symlink() and not _inside(real, release) else None
+            entries.setdefault(real, FileEntry(root, root.name, _display(root), outside))
             continue
         for folder, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if d not in skip)
             base = Path(folder)
+            kept = []
+            for name in sorted(d for d in dirnames if d not in skip):
+                if (base / name).is_symlink():
+                    # Not walked; a link out of the release is reported when read.
+                    filenames.append(name)
+                else:
+                    kept.append(name)
+            dirnames[:] = kept
             for filename in filenames:
                 path = base / filename
                 relative = path.relative_to(root).as_posix()
-                entries.setdefault(_resolved(path), FileEntry(path, relative, _display(path)))
+                real = _resolved(path)
+                if path.is_symlink() and not _inside(real, release):
+                    entry = FileEntry(path, relative, _display(path), outside=str(real))
+                    entries.setdefault(Path(os.path.abspath(path)), entry)
+                    continue
+                if real.is_dir():
+                    continue  # a link to a folder inside the release, walked as itself
+                entries.setdefault(real, FileEntry(path, relative, _display(path)))
     return sorted(entries.values(), key=lambda e: e.display)
 
 
@@ -189,6 +225,7 @@ class ArtifactStore:
     _sources: dict[Path, Source] = field(default_factory=dict)
     _claimed: dict[Path, tuple[ArtifactFormat, ...]] = field(default_factory=dict)
     _parsed: dict[tuple[Path, str], list[Artifact] | ArtifactError] = field(default_factory=dict)
+    _unreadable: dict[Path, ArtifactError] = field(default_factory=dict)
     _git: Selection | None = None
 
     @property
@@ -204,7 +241,21 @@ class ArtifactStore:
         """The one ``Source`` of a file."""
         source = self._sources.get(entry.path)
         if source is None:
-            source = Source(entry.path, entry.display, max_bytes=self.max_bytes, now=self.now)
+            refusal = None
+            if entry.outside is not None:
+                refusal = ArtifactError(
+                    f"is a symbolic link leading out of the release (to {entry.outside}); "
+                    "it is not read",
+                    file=entry.display,
+                    hint="copy the file into the release folder, or pass its folder to check",
+                )
+            source = Source(
+                entry.path,
+                entry.display,
+                max_bytes=self.max_bytes,
+                refusal=refusal,
+                now=self.now,
+            )
             self._sources[entry.path] = source
         return source
 
@@ -222,12 +273,37 @@ class ArtifactStore:
             else:
                 try:
                     claimed = tuple(formats_for(self.source(entry)))
-                except ArtifactError:
-                    # Unreadable: it cannot be typed by content, so only a suffix could claim
-                    # it; the read error surfaces when a policy selects it by glob.
+                except ArtifactError as exc:
+                    # Unreadable: it cannot be typed by content, so it is an error for every
+                    # policy that could have read it (see unreadable_for).
+                    self._unreadable[entry.path] = exc
                     claimed = ()
             self._claimed[entry.path] = claimed
         return self._claimed[entry.path]
+
+    def unreadable(self, entry: FileEntry) -> ArtifactError | None:
+        """Why the file cannot be read (not a regular file, a link out of the release, of a
+        known syntax and over the size limit...), or None."""
+        self.formats_of(entry)
+        return self._unreadable.get(entry.path)
+
+    def unreadable_for(self, entry: FileEntry, wanted: str) -> ArtifactError | None:
+        """Why a file that could not be read (not a regular file, a link out of the release,
+        over the size limit, unreadable) would have been read for ``wanted`` (a kind, a
+        format or a syntax): its name's suffix gives a syntax that some format of ``wanted``
+        reads, or it has no known suffix. None when the file was read, or cannot be one.
+
+        A file that cannot be read cannot be typed by content: rather than guess that it is
+        not a report, each policy that could have read it ends in error naming it.
+        """
+        error = self.unreadable(entry)
+        if error is None:
+            return None
+        syntax = suffix_syntax(entry.path.name)
+        if syntax is None:
+            return error
+        syntaxes = {f.syntax for f in formats().values() if wanted in (f.name, f.kind)}
+        return error if syntax in syntaxes else None
 
     def format_of(self, entry: FileEntry) -> ArtifactFormat | None:
         """The forced or detected format of a file; None when it is not an artifact."""
@@ -272,6 +348,7 @@ class ArtifactStore:
         if spec.kind == "git" and spec.glob is None:
             return self._git_selection()
         chosen: list[tuple[FileEntry, ArtifactFormat | None]] = []
+        unreadable: list[ArtifactError] = []
         if spec.glob is not None:
             pattern = compile_glob(spec.glob)
             forced = get_format(spec.format) if spec.format else None
@@ -282,6 +359,10 @@ class ArtifactStore:
             wanted = spec.kind or ""
             raw = get_format(wanted) if wanted in SYNTAXES else None
             for entry in self.files:
+                refused = self.unreadable_for(entry, wanted)
+                if refused is not None:
+                    unreadable.append(refused)
+                    continue
                 if raw is not None:
                     fmt = self.format_of(entry)
                     if fmt is not None and fmt.syntax == raw.syntax:
@@ -293,13 +374,12 @@ class ArtifactStore:
                 if fmt is not None:
                     chosen.append((entry, fmt))
         artifacts: list[Artifact] = []
-        errors: list[ArtifactError] = []
+        errors: list[ArtifactError] = unreadable
         for entry, fmt in chosen:
             if fmt is None:
-                try:
-                    self.source(entry).head  # noqa: B018 - surfaces unreadable files by name
-                except ArtifactError as exc:
-                    errors.append(exc)
+                refused = self.unreadable(entry)
+                if refused is not None:
+                    errors.append(refused)
                     continue
                 errors.append(
                     ArtifactError(

@@ -1,11 +1,103 @@
-"""Cheap content checks shared by format detectors: they look at the first bytes of a file
-(``Source.head``) without parsing it, so detection stays fast on large files and never trips
-over a file that is malformed further on.
+"""Content checks shared by format detectors.
+
+Detection must be exact for any key order and any size: producers put their markers
+anywhere (``jq -S`` sorts keys, Bandit writes SARIF's ``version`` last, cyclonedx-py
+``bomFormat`` last). So a JSON file is detected from its parsed document, which is parsed
+once (``Source.json`` is cached) and then read by the format that claims it; only a file
+that is not one JSON document (truncated, JSON Lines, not UTF-8) is looked at as bytes, in
+the whole file. An XML file is detected from its root element's start tag, wherever the
+prolog ends; a text file (lcov) from its first record.
+
+Detection claims what *looks like* a format, and the format's parser then refuses what is
+not exactly it, with the reason: a report that cannot be read is an error for the policies
+of its kind, never a raw document that no such policy sees.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
+
+from compliancegate.artifacts.source import HEAD_BYTES, Source
+from compliancegate.errors import ArtifactError
+
+
+class _Unparsed:
+    """The content of a file that is not one JSON document."""
+
+    def __repr__(self) -> str:
+        return "UNPARSED"
+
+
+UNPARSED: Any = _Unparsed()
+
+
+def json_document(source: Source) -> Any:
+    """The file parsed as one JSON document, or ``UNPARSED`` when its content is not one
+    (the caller then looks for markers in its bytes). A file that cannot be read at all
+    (not a regular file, over the size limit) raises ``ArtifactError``."""
+    source.data  # noqa: B018 - raises when the file cannot be read at all
+    try:
+        return source.json
+    except ArtifactError:
+        return UNPARSED
+
+
+def found_in_bytes(source: Source, *patterns: re.Pattern[bytes]) -> bool:
+    """Whether every pattern occurs somewhere in the file (for content that did not parse)."""
+    try:
+        data = source.data
+    except ArtifactError:
+        return False
+    return all(p.search(data) for p in patterns)
+
+
+def has_key(document: Any, key: str) -> bool:
+    """Whether ``key`` is a key of any object anywhere in ``document`` (iterative: a deeply
+    nested hostile document cannot exhaust the stack)."""
+    pending = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if key in node:
+                return True
+            pending.extend(v for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            pending.extend(v for v in node if isinstance(v, dict | list))
+    return False
+
+
+def objects(value: Any) -> Iterator[dict[str, Any]]:
+    """The objects of ``value`` when it is a list; nothing otherwise."""
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                yield item
+
+
+def present(value: Any) -> bool:
+    """Whether a report's list field says there is something: a non-empty list, or a value
+    of the wrong type (claimed, so that its parser reports the error)."""
+    if isinstance(value, list):
+        return bool(value)
+    return value is not None
+
+
+def name_ends(source: Source, *suffixes: str) -> bool:
+    """Whether the file's name ends with one of ``suffixes`` (case-insensitive)."""
+    return source.path.name.lower().endswith(suffixes)
+
+
+def xml_root_of(source: Source) -> tuple[str, dict[str, str]] | None:
+    """The root element of an XML file (see ``xml_root``), looked for in the first 64 KiB
+    and, when the prolog (comments, a DOCTYPE) runs past them, in the whole file."""
+    head = source.head
+    root = xml_root(head)
+    if root is None and len(head) >= HEAD_BYTES:
+        root = xml_root(source.data)
+    return root
+
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -46,3 +138,12 @@ def first_line(head: bytes) -> str:
         if text:
             return text.decode("utf-8", "replace")
     return ""
+
+
+def first_line_of(source: Source) -> str:
+    """The first line of the file that is not blank, however many blank lines come first."""
+    head = source.head
+    line = first_line(head)
+    if not line and len(head) >= HEAD_BYTES:
+        line = first_line(source.data)
+    return line

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -41,8 +43,34 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in after the stat must not block the open
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+_FILE_TYPES = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_regular(mode: int) -> str:
+    for test, what in _FILE_TYPES:
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
 class Source:
-    """A file read as an artifact; every accessor raises ``ArtifactError`` naming the file."""
+    """A file read as an artifact; every accessor raises ``ArtifactError`` naming the file.
+
+    Only a regular file is read: a FIFO, a device or a socket is refused before it is
+    opened (reading one would hang or never end), a file larger than ``max_bytes`` before it
+    is read, and a file given a ``refusal`` (a link leading out of the release) never.
+    """
 
     def __init__(
         self,
@@ -51,6 +79,7 @@ class Source:
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         now: dt.datetime | None = None,
+        refusal: ArtifactError | None = None,
     ) -> None:
         self.path = path
         self.display = display
@@ -58,7 +87,7 @@ class Source:
         self.now = now
         """The run's clock, for content that must not lie in the future (evidence's
         ``collected_at``); None: the wall clock when it is read."""
-        self._too_large: ArtifactError | None = None
+        self._refusal = refusal
 
     def error(
         self, message: str, *, line: int | None = None, hint: str | None = None
@@ -66,11 +95,37 @@ class Source:
         """An ``ArtifactError`` about this file."""
         return ArtifactError(message, file=self.display, line=line, hint=hint)
 
-    def _open_read(self, limit: int) -> bytes:
+    def _refuse(self, what: str) -> ArtifactError:
+        return self.error(
+            f"is {what}; only regular files are read as artifacts",
+            hint="remove it from the release folder, or list it under exclude: in "
+            "compliancegate.yaml",
+        )
+
+    def _too_large(self, size: int) -> ArtifactError:
+        return self.error(
+            f"larger than the {self.max_bytes:,}-byte artifact limit ({size:,} bytes)",
+            hint="raise limits.max_artifact_bytes in compliancegate.yaml if this is expected",
+        )
+
+    def _open_read(self, limit: int, *, whole: bool = True) -> bytes:
+        """Read up to ``limit`` bytes of a regular file; ``whole``: the file is to be read
+        entirely, so one over ``max_bytes`` is refused before reading."""
+        if self._refusal is not None:
+            raise self._refusal
         try:
-            if self.path.is_dir():
+            mode = os.stat(self.path).st_mode
+            if stat.S_ISDIR(mode):
                 raise self.error("is a directory, expected a file")
-            with self.path.open("rb") as handle:
+            if not stat.S_ISREG(mode):
+                raise self._refuse(_not_regular(mode))
+            with os.fdopen(os.open(self.path, _OPEN_FLAGS), "rb") as handle:
+                # Checked again on what was opened: the path may have changed since the stat.
+                status = os.fstat(handle.fileno())
+                if not stat.S_ISREG(status.st_mode):
+                    raise self._refuse(_not_regular(status.st_mode))
+                if whole and status.st_size > self.max_bytes:
+                    raise self._too_large(status.st_size)
                 return handle.read(limit)
         except FileNotFoundError:
             raise self.error("no such file") from None
@@ -82,25 +137,50 @@ class Source:
             raise self.error(f"cannot read: {exc.strerror or exc}") from None
 
     @cached_property
-    def head(self) -> bytes:
-        """The first 64 KiB, for format detection without reading a large file."""
-        if "data" in self.__dict__:
-            return self.data[:HEAD_BYTES]
-        return self._open_read(HEAD_BYTES)
+    def _read(self) -> bytes | ArtifactError:
+        # Read once, the refusal included: detection and every parse ask again.
+        try:
+            data = self._open_read(self.max_bytes + 1)
+        except ArtifactError as exc:
+            return exc
+        if len(data) > self.max_bytes:  # grew since the stat
+            return self._too_large(len(data))
+        return data
 
     @cached_property
+    def _head(self) -> bytes | ArtifactError:
+        if "_read" in self.__dict__:
+            read = self._read
+            return read if isinstance(read, ArtifactError) else read[:HEAD_BYTES]
+        try:
+            return self._open_read(HEAD_BYTES, whole=False)
+        except ArtifactError as exc:
+            return exc
+
+    def check(self) -> None:
+        """Raise the ``ArtifactError`` that keeps this file from being read at all, if any
+        (not a regular file, a link out of the release, unreadable), reading only its head.
+        The size limit applies when the whole file is read (``data``)."""
+        self.head  # noqa: B018
+
+    @property
+    def head(self) -> bytes:
+        """The first 64 KiB, for a quick look at a file's syntax without reading all of it
+        (a large binary in the release is not read); refused as ``data`` is, except for the
+        size limit."""
+        head = self._head
+        if isinstance(head, ArtifactError):
+            raise head
+        return head
+
+    @property
     def data(self) -> bytes:
-        """The whole file, refused when larger than ``max_bytes``."""
-        if self._too_large is not None:  # sniffers ask again after a refusal; read once
-            raise self._too_large
-        data = self._open_read(self.max_bytes + 1)
-        if len(data) > self.max_bytes:
-            self._too_large = self.error(
-                f"larger than the {self.max_bytes:,}-byte artifact limit",
-                hint="raise limits.max_artifact_bytes in compliancegate.yaml if this is expected",
-            )
-            raise self._too_large
-        return data
+        """The whole file, refused when it is not a regular file or larger than
+        ``max_bytes``."""
+        read = self._read
+        if isinstance(read, ArtifactError):
+            raise read
+        return read
 
     @cached_property
     def text(self) -> str:
@@ -180,14 +260,29 @@ def _iso_dates(node: Any) -> Any:
 
 def parse_json(text: str, source: Source, *, what: str = "JSON", line: int | None = None) -> Any:
     """Parse JSON text read from ``source`` (the whole file, a JSON Lines line or a decoded
-    envelope payload); every failure is an ``ArtifactError`` naming the file and ``what``."""
+    envelope payload); every failure is an ``ArtifactError`` naming the file and ``what``.
+
+    Duplicate keys and ``NaN``/``Infinity`` literals are refused (see ``strict_json``).
+    """
+    from compliancegate.artifacts import strict_json
+
     try:
         with _collector_paused():
-            return json.loads(text)
+            return strict_json.loads(text)
     except json.JSONDecodeError as exc:
         problem = "truncated" if exc.pos >= len(text.rstrip()) else "invalid"
         raise source.error(
             f"{problem} {what}: {exc.msg} (column {exc.colno})", line=line or exc.lineno
+        ) from None
+    except strict_json.Refused as exc:
+        where = line
+        if where is None and exc.pos is not None:
+            where = strict_json.line_of(text, exc.pos)
+        raise source.error(
+            f"refused {what}: {exc.message}",
+            line=where,
+            hint="fix the producer or the file: compliancegate does not guess which value "
+            "was meant",
         ) from None
     except RecursionError:
         raise source.error(f"{what} nesting too deep", line=line) from None

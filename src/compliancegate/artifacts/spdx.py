@@ -20,12 +20,45 @@ import re
 from typing import Any
 
 from compliancegate.artifacts import jsonread as jr
+from compliancegate.artifacts import sniffing as sn
 from compliancegate.artifacts.source import Source
 from compliancegate.model import Artifact
 
-_SPDX_VERSION = re.compile(rb'"spdxVersion"\s*:\s*"SPDX-2\.\d+"')
+# For content that is not one JSON document (truncated): markers anywhere in the bytes.
+_SPDX_VERSION = re.compile(rb'"spdxVersion"\s*:')
 _BOM_FORMAT = re.compile(rb'"bomFormat"\s*:')
+_VERSION_2 = re.compile(r"SPDX-2\.\d+")
 _WHAT = "SPDX 2 document"
+
+
+def _looks_like_spdx(source: Source) -> bool:
+    """An ``spdxVersion`` key (any value: ``parse`` refuses what is not SPDX 2), an SPDX 3
+    JSON-LD ``@context`` (refused too), or an ``*.spdx.json`` name; never a CycloneDX BOM."""
+    document = sn.json_document(source)
+    if document is sn.UNPARSED:
+        if sn.found_in_bytes(source, _BOM_FORMAT):
+            return False
+        return sn.found_in_bytes(source, _SPDX_VERSION) or sn.name_ends(source, ".spdx.json")
+    if not isinstance(document, dict):
+        return sn.name_ends(source, ".spdx.json")
+    if "bomFormat" in document:
+        return False
+    context = document.get("@context")
+    spdx_3 = isinstance(context, str) and "spdx.org" in context
+    return "spdxVersion" in document or spdx_3 or sn.name_ends(source, ".spdx.json")
+
+
+def _spdx_2_root(reader: jr.Reader) -> dict[str, Any]:
+    document = reader.root()
+    version = document.get("spdxVersion")
+    if not (isinstance(version, str) and _VERSION_2.fullmatch(version.strip())):
+        shown = "missing" if version is None else repr(version)[:40]
+        raise reader.source.error(
+            f"not an {_WHAT}: spdxVersion is {shown}, expected SPDX-2.x",
+            hint="SPDX 2.2 and 2.3 JSON are read (SPDX 3 JSON-LD, tag-value and RDF are not); "
+            "write the SBOM as SPDX 2.3 JSON or CycloneDX JSON",
+        )
+    return document
 
 
 def _supplier(value: Any) -> str | None:
@@ -89,13 +122,13 @@ class Spdx:
     syntax = "json"
 
     def sniff(self, source: Source) -> bool:
-        """``spdxVersion: SPDX-2.x`` near the top, and not a CycloneDX BOM."""
-        return jr.head_matches(source, _SPDX_VERSION) and not jr.head_matches(source, _BOM_FORMAT)
+        """Looks like an SPDX document (see ``_looks_like_spdx``)."""
+        return _looks_like_spdx(source)
 
     def parse(self, source: Source) -> list[Artifact]:
         """One ``sbom`` document: the described package's name and every other package."""
         reader = jr.Reader(source, _WHAT)
-        document = reader.root()
+        document = _spdx_2_root(reader)
         packages = list(reader.items(document.get("packages"), "packages"))
         described = _described(reader, document)
         subjects = [p for _, p in packages if jr.text(p.get("SPDXID")) in described]

@@ -11,16 +11,14 @@ A report that also lists vulnerabilities is claimed by ``trivy`` as well.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from compliancegate.artifacts import jsonread as jr
 from compliancegate.artifacts import severity as sev
 from compliancegate.artifacts.source import Source
-from compliancegate.artifacts.trivy import WHAT, is_report, results
+from compliancegate.artifacts.trivy import WHAT, results, scan_of
 from compliancegate.model import Artifact
 
-_MISCONFIG_SCAN = re.compile(rb'"Misconfigurations"\s*:|"Class"\s*:\s*"config"')
 _LEVELS = {
     sev.CRITICAL: "error",
     sev.HIGH: "error",
@@ -39,7 +37,8 @@ class TrivyMisconfig:
 
     def sniff(self, source: Source) -> bool:
         """A Trivy report with a configuration result or misconfigurations."""
-        return is_report(source) and jr.find_bytes(source, _MISCONFIG_SCAN)
+        scan = scan_of(source)
+        return scan is not None and scan.misconfigurations
 
     def parse(self, source: Source) -> list[Artifact]:
         """One finding per failed check of every result."""

@@ -34,7 +34,9 @@ def parse(file: Path, fmt: str | None, kind: str | None) -> int:
         # vulnerabilities); else, and when none does, the detected format.
         chosen = store.format_for(entry, kind) or store.format_of(entry)
         if chosen is None:
-            store.source(entry).head  # noqa: B018 - raises for unreadable files
+            refused = store.unreadable(entry)
+            if refused is not None:
+                raise refused
             raise UsageError(
                 f"{entry.display}: cannot tell the format from the name or content",
                 hint="name it with --format (" + ", ".join(sorted(formats())) + ")",
