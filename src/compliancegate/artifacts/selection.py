@@ -42,7 +42,7 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
     """A glob as a regex over ``/``-separated relative paths.
 
     ``*`` and ``?`` stay within one path segment, ``**/`` matches zero or more folders,
-    ``[...]`` is a character class and ``{a,b}`` matches either alternative (not nested: one
+    ``[...]`` is a character class and ``{a,b}`` matches either alternative (not nested; one
     input may read workflows and composite actions, ``{.github/workflows/*.yml,**/action.yml}``).
     Raises ``CompliancegateError`` for an empty or absolute pattern.
     """
@@ -60,7 +60,9 @@ def _glob_regex(pattern: str) -> str:
     out: list[str] = []
     i = 0
     while i < len(pattern):
-        if pattern[i] == "{" and (end := pattern.find("}", i + 1)) != -1:
+        end = pattern.find("}", i + 1) if pattern[i] == "{" else -1
+        if end != -1 and "," in pattern[i + 1 : end]:
+            # As in the shell, braces without a comma are literal.
             alternatives = pattern[i + 1 : end].split(",")
             if "{" in pattern[i + 1 : end] or any(a.startswith("/") for a in alternatives):
                 raise CompliancegateError(
