@@ -312,7 +312,9 @@ class ArtifactStore:
             try:
                 artifacts.extend(self.artifacts(entry, fmt))
             except ArtifactError as exc:
-                errors.append(exc)
+                # Said once: the templates of one Helm chart share one error.
+                if str(exc) not in {str(e) for e in errors}:
+                    errors.append(exc)
         return Selection(
             tuple(_combined(artifacts)), tuple(errors), tuple(e.display for e, _ in chosen)
         )
