@@ -79,10 +79,14 @@ class Kubernetes:
         if chart is not None:
             raise template_error(source, chart)
         out: list[Artifact] = []
-        for doc in source.yaml:
+        for position, doc in enumerate(source.yaml):
             if doc.data is None:
                 continue
             for obj in objects(doc.data):
+                # A document that is not a List keeps its position in the stream, as the raw
+                # YAML reader numbers it (fingerprints of raw documents include it); the items
+                # of a List take the numbers after it.
+                index = max(position, out[-1].index + 1) if out else position
                 out.append(
                     Artifact(
                         source.display,
@@ -90,7 +94,7 @@ class Kubernetes:
                         RAW_KIND,
                         self.syntax,
                         obj,
-                        index=len(out),
+                        index=index,
                         line=doc.line_of.get(id(obj), doc.start_line),
                         line_of=doc.line_of,
                     )
