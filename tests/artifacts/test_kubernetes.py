@@ -230,3 +230,23 @@ def test_raw_yaml_policies_get_the_same_helm_message(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert done.stdout.count("Helm chart templates are not manifests") == 1
     assert "invalid YAML" not in done.stdout
+
+
+@pytest.mark.parametrize("where", ["chart", "templates", "outside"])
+def test_a_template_given_directly_is_named_wherever_check_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    chart = tmp_path / "web"
+    shutil.copytree(HELM_CHART, chart)
+    template = chart / "templates" / "tests" / "test-connection.yaml"
+    cwd = {"chart": chart, "templates": chart / "templates" / "tests", "outside": tmp_path}[where]
+    monkeypatch.chdir(cwd)
+    root = Path(os.path.relpath(template, cwd))
+
+    selection = ArtifactStore([root]).select(InputSpec(kind="kubernetes"))
+
+    assert selection.artifacts == ()
+    [error] = selection.errors
+    assert error.message.startswith("Helm chart templates are not manifests")
+    assert error.file is not None and error.file.endswith("templates/")
+    assert "exclude: [web]" in str(error)

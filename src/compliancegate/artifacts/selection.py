@@ -294,6 +294,7 @@ class ArtifactStore:
                     chosen.append((entry, fmt))
         artifacts: list[Artifact] = []
         errors: list[ArtifactError] = []
+        said: set[str] = set()
         for entry, fmt in chosen:
             if fmt is None:
                 try:
@@ -313,7 +314,8 @@ class ArtifactStore:
                 artifacts.extend(self.artifacts(entry, fmt))
             except ArtifactError as exc:
                 # Said once: the templates of one Helm chart share one error.
-                if str(exc) not in {str(e) for e in errors}:
+                if str(exc) not in said:
+                    said.add(str(exc))
                     errors.append(exc)
         return Selection(
             tuple(_combined(artifacts)), tuple(errors), tuple(e.display for e, _ in chosen)
