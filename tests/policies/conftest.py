@@ -9,6 +9,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # Registered here, not in pyproject.toml, so that the marker travels with these tests.
     config.addinivalue_line(
         "markers",
-        "pypi_tools: installs a tool from PyPI into a temporary venv and runs it; skipped only "
-        "when the install fails (no network); CI runs them (`pytest -m pypi_tools`)",
+        "pypi_tools: installs a tool from PyPI into a temporary venv and runs it; part of the "
+        "default run; skipped only when the install fails, failed instead when CI=true",
     )
