@@ -117,6 +117,8 @@ def test_a_yaml_stream_mixing_objects_and_lists(artifact_file: Write, tmp_path: 
         ("patch.yaml", "kind: Deployment\nmetadata: {name: x}\n", True),  # Kustomize patch
         ("broken.yaml", "kind: Deployment\n  bad: [\n", True),  # fail closed
         ("truncated.json", '{"apiVersion": "apps/v1", "kind": "Deploy', True),  # fail closed
+        ("escaped.json", '{"apiVersion": "v1", "\\u006bind": "Pod", "metadata": {}}', True),
+        ("no-kind.json", json.dumps({"apiVersion": "v1", "metadata": {"name": "x"}}), False),
         (".github/workflows/ci.yml", "name: ci\non: push\njobs: {}\n", False),
         ("sbom.json", json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5"}), False),
         ("broken-report.json", '{"runs": [', False),
