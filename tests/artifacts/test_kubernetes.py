@@ -21,7 +21,7 @@ from compliancegate.model import InputSpec
 
 REPO = Path(__file__).resolve().parents[2]
 K8S_POLICIES = REPO / "policies" / "kubernetes.yaml"
-HELM_CHART = REPO / "policies" / "tests" / "fixtures" / "helm" / "web"
+HELM_CHART = REPO / "policies" / "tests" / "testdata" / "helm" / "web"
 
 Write = Callable[[str, "str | bytes"], Path]
 
