@@ -57,6 +57,19 @@ def matches(pattern: str, path: str) -> bool:
         ("a+b(1).json", "aab1.json", False),
         ("a.json", "axjson", False),
         ("$x^.json", "$x^.json", True),
+        # {a,b}: either alternative, each a glob of its own; no comma, literal braces
+        ("{.github/workflows/*.y*ml,**/action.y*ml}", ".github/workflows/ci.yml", True),
+        ("{.github/workflows/*.y*ml,**/action.y*ml}", ".github/workflows/sub/ci.yml", False),
+        ("{.github/workflows/*.y*ml,**/action.y*ml}", "action.yaml", True),
+        ("{.github/workflows/*.y*ml,**/action.y*ml}", ".github/actions/setup/action.yml", True),
+        ("{.github/workflows/*.y*ml,**/action.y*ml}", ".github/actions/setup/other.yml", False),
+        ("deploy/*.{yaml,yml,json}", "deploy/a.json", True),
+        ("deploy/*.{yaml,yml,json}", "deploy/a.toml", False),
+        ("a{,b}.json", "a.json", True),
+        ("a{,b}.json", "ab.json", True),
+        ("{a}.json", "{a}.json", True),
+        ("{a}.json", "a.json", False),
+        ("{a,b.json", "{a,b.json", True),  # an unclosed brace is literal
         # the whole path must match
         ("scan.json", "scan.json.bak", False),
         ("scan.json", "x/scan.json", False),
@@ -66,7 +79,9 @@ def test_glob_semantics(pattern: str, path: str, expected: bool) -> None:
     assert matches(pattern, path) is expected
 
 
-@pytest.mark.parametrize("pattern", ["", "/abs/*.json", "a\\b.json", "[z-a].json"])
+@pytest.mark.parametrize(
+    "pattern", ["", "/abs/*.json", "a\\b.json", "[z-a].json", "{a,/etc/x}", "{a,{b,c}}"]
+)
 def test_bad_globs_raise(pattern: str) -> None:
     with pytest.raises(CompliancegateError) as caught:
         compile_glob(pattern)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from compliancegate.artifacts.helm import chart_of_template, template_error
 from compliancegate.artifacts.interface import RAW_KIND
 from compliancegate.artifacts.source import Source
 from compliancegate.model import Artifact
@@ -19,7 +20,13 @@ class RawYaml:
         return True
 
     def parse(self, source: Source) -> list[Artifact]:
-        """One artifact per non-empty document, each with its start line and line marks."""
+        """One artifact per non-empty document, each with its start line and line marks.
+
+        A file under a Helm chart's ``templates/`` is refused with one message per chart.
+        """
+        chart = chart_of_template(source.path)
+        if chart is not None:
+            raise template_error(source, chart)
         return [
             Artifact(
                 source.display,

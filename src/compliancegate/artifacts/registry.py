@@ -32,6 +32,9 @@ _MODULES = (
     "provenance",
     "evidence",
     "git",  # never claims a file: input: git is served by ArtifactStore.select
+    # Kubernetes manifests, last of the normalized: any other format's claim comes first.
+    "kubernetes",
+    "kubernetes_json",
     "raw_json",
     "raw_yaml",
     "raw_toml",

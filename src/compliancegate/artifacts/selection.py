@@ -48,18 +48,36 @@ DEFAULT_EXCLUDES = (
 def compile_glob(pattern: str) -> re.Pattern[str]:
     """A glob as a regex over ``/``-separated relative paths.
 
-    ``*`` and ``?`` stay within one path segment, ``**/`` matches zero or more folders, and
-    ``[...]`` is a character class. Raises ``CompliancegateError`` for an empty or absolute
-    pattern.
+    ``*`` and ``?`` stay within one path segment, ``**/`` matches zero or more folders,
+    ``[...]`` is a character class and ``{a,b}`` matches either alternative (not nested; one
+    input may read workflows and composite actions, ``{.github/workflows/*.yml,**/action.yml}``).
+    Raises ``CompliancegateError`` for an empty or absolute pattern.
     """
     if not pattern or pattern.startswith("/") or "\\" in pattern:
         raise CompliancegateError(
             f"bad glob {pattern!r}: use a relative, /-separated pattern such as deploy/*.yaml"
         )
+    try:
+        return re.compile(_glob_regex(pattern) + r"\Z")
+    except re.error as exc:
+        raise CompliancegateError(f"bad glob {pattern!r}: {exc}") from None
+
+
+def _glob_regex(pattern: str) -> str:
     out: list[str] = []
     i = 0
     while i < len(pattern):
-        if pattern.startswith("**/", i):
+        end = pattern.find("}", i + 1) if pattern[i] == "{" else -1
+        if end != -1 and "," in pattern[i + 1 : end]:
+            # As in the shell, braces without a comma are literal.
+            alternatives = pattern[i + 1 : end].split(",")
+            if "{" in pattern[i + 1 : end] or any(a.startswith("/") for a in alternatives):
+                raise CompliancegateError(
+                    f"bad glob {pattern!r}: {{...}} takes relative alternatives and does not nest"
+                )
+            out.append("(?:" + "|".join(_glob_regex(a) for a in alternatives) + ")")
+            i = end + 1
+        elif pattern.startswith("**/", i):
             out.append("(?:.*/)?")
             i += 3
         elif pattern.startswith("**", i):
@@ -88,10 +106,7 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(pattern[i]))
             i += 1
-    try:
-        return re.compile("".join(out) + r"\Z")
-    except re.error as exc:
-        raise CompliancegateError(f"bad glob {pattern!r}: {exc}") from None
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -375,6 +390,7 @@ class ArtifactStore:
                     chosen.append((entry, fmt))
         artifacts: list[Artifact] = []
         errors: list[ArtifactError] = unreadable
+        said: set[str] = set()
         for entry, fmt in chosen:
             if fmt is None:
                 refused = self.unreadable(entry)
@@ -392,7 +408,10 @@ class ArtifactStore:
             try:
                 artifacts.extend(self.artifacts(entry, fmt))
             except ArtifactError as exc:
-                errors.append(exc)
+                # Said once: the templates of one Helm chart share one error.
+                if str(exc) not in said:
+                    said.add(str(exc))
+                    errors.append(exc)
         return Selection(
             tuple(_combined(artifacts)), tuple(errors), tuple(e.display for e, _ in chosen)
         )
