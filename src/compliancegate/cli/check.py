@@ -130,11 +130,12 @@ def check(
 ) -> int:
     """Evaluate the policies against the artifacts under PATHS (default: the config's paths,
     else the current folder) and decide whether the release may ship."""
-    from compliancegate.check import CheckOptions, current_time, resolve
+    from compliancegate.check import CheckOptions, clock_override, resolve, wall_clock
 
     if ledger and no_ledger:
         raise UsageError("--ledger and --no-ledger contradict each other")
     targets = [_report_target(r) for r in reports]
+    override = clock_override()
     options = CheckOptions(
         paths=paths,
         config=config,
@@ -148,7 +149,8 @@ def check(
         run_id=run_id,
         git_base=git_base,
         # One instant for the run and the ledger's reading of it.
-        now=current_time()[0],
+        now=override.now if override else wall_clock(),
+        clock_override=override,
     )
     settings = resolve(options)
     # Reports named in the config are written too, flags first so they win on a clash.

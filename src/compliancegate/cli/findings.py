@@ -57,9 +57,14 @@ def _actor(by: str | None) -> str:
 
 
 def _now() -> dt.datetime:
-    from compliancegate.check import current_time
+    from compliancegate.check import NOW_VARIABLE, current_time
 
-    return current_time()[0]
+    now, overridden = current_time()
+    if overridden:
+        click.echo(
+            f"note: {NOW_VARIABLE} replaces the clock: acting as of {now.isoformat()}", err=True
+        )
+    return now
 
 
 def _store(location: str | None, config: Path | None) -> LedgerStore:

@@ -120,7 +120,13 @@ def _plan_run(op: RunOp, state: StateBuilder) -> list[Entry]:
         "violations": len(op.violations),
         "changes": counts,
     }
-    return [Entry(RecordKind.RUN, at, run), *changes]
+    entries = [Entry(RecordKind.RUN, at, run), *changes]
+    if op.clock_override is None:
+        return entries
+    # Every record of a run whose clock was replaced says so: its "at" is not the time it
+    # was written.
+    override = dict(op.clock_override)
+    return [Entry(e.kind, e.at, {**e.data, "clock_override": override}) for e in entries]
 
 
 def _date(value: Any) -> str | None:
