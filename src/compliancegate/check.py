@@ -208,6 +208,19 @@ class BreakFixSource(Protocol):
         ...
 
 
+def hidden_notices(policies: Sequence[Path], register: Register | None) -> list[Notice]:
+    """Hidden policy and register files are not read, and each one is said so."""
+    from compliancegate.loading.documents import display
+    from compliancegate.loading.files import hidden_message
+
+    hidden = [(p, "policy") for p in policies]
+    hidden += [(Path(name), "register") for name in (register.hidden if register else ())]
+    return [
+        Notice("hidden-file-skipped", hidden_message(path, what), display(path))
+        for path, what in hidden
+    ]
+
+
 def register_notices(register: Register, today: dt.date) -> list[Notice]:
     """A register past its review date is itself an overdue obligation."""
     notices = []
@@ -269,6 +282,7 @@ def run_check(
     notices: list[Notice] = []
     if options.clock_override is not None:
         notices.append(override_notice(options.clock_override))
+    notices.extend(hidden_notices(policy_set.hidden, register))
     if register is None:
         notices.append(Notice("no-register", "no register given: policy controls were not checked"))
     else:

@@ -143,6 +143,8 @@ class Register:
     sla: Mapping[str, Mapping[str, Any]]
     """Remediation clocks per clause type (defaults of SPEC section 3, overridden per file)."""
     controls: Mapping[ControlRef, Control] = field(default_factory=dict)
+    hidden: tuple[str, ...] = ()
+    """Hidden YAML files below the register folders, not read (reported as notices)."""
 
     def control(self, ref: str) -> Control | None:
         """The control named ``STANDARD:CONTROL``, or None."""

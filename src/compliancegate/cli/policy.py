@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from compliancegate.model import Register
+
+
+def report_hidden(policies: tuple[Path, ...], register: Register | None) -> None:
+    """A note on stderr for every hidden YAML file that was not read."""
+    from compliancegate.loading.files import hidden_message
+
+    for path in policies:
+        click.echo(f"note: {hidden_message(path, 'policy')}", err=True)
+    for name in register.hidden if register else ():
+        click.echo(f"note: {hidden_message(Path(name), 'register')}", err=True)
 
 
 @click.group()
@@ -28,6 +42,7 @@ def validate(paths: tuple[Path, ...], registers: tuple[Path, ...]) -> int:
 
     register = load_register(registers) if registers else None
     loaded = load_policies(paths, register)
+    report_hidden(loaded.hidden, register)
     click.echo(
         f"ok: {len(loaded.policies)} policies valid"
         + ("" if register else " (controls not checked: no --register)")
@@ -43,6 +58,7 @@ def test(paths: tuple[Path, ...], verbose: bool) -> int:
     from compliancegate.policytest import run_policy_tests
 
     outcome = run_policy_tests(paths)
+    report_hidden(outcome.hidden, None)
     for case in outcome.cases:
         if case.passed and not verbose:
             continue
