@@ -142,3 +142,50 @@ def test_the_library_refuses_it_in_production(gate_project: Any, monkeypatch: An
     report = run_check(CheckOptions(paths=(Path("release"),), environment="production", now=moment))
     assert report.clock_override is None
     assert clock_override() is None
+
+
+def test_findings_commands_say_so_and_mark_their_records(
+    gate_project: Any, cg: Any, gate_snippets: Any
+) -> None:
+    gate_project.write("release/deploy.yaml", gate_snippets.deploy_latest)
+    assert cg("check", "release", "--env", "staging", env=_env("")).code == 1
+    ledger = gate_project.root / ".compliancegate/ledger/records.jsonl"
+    opened = [json.loads(x) for x in ledger.read_text().splitlines()]
+    finding = next(r["data"]["finding"] for r in opened if r["kind"] == "finding.opened")
+    outcome = cg("findings", "ack", finding, "--text", "seen", env=_env())
+    assert outcome.code == 0, outcome.output
+    assert "COMPLIANCEGATE_NOW" in outcome.stderr
+    outcome = cg("findings", "note", finding, "--text", "later", env=_env(""))
+    assert outcome.code == 0, outcome.output
+    records = [json.loads(x) for x in ledger.read_text().splitlines()]
+    acked = next(r for r in records if r["kind"] == "finding.acked")
+    assert acked["data"]["clock_override"]["value"] == PAST
+    noted = next(r for r in records if r["kind"] == "finding.noted")
+    assert "clock_override" not in noted["data"]
+
+
+def test_policy_test_says_so(gate_project: Any, cg: Any) -> None:
+    gate_project.write(
+        "policies/tests/gate.test.yaml",
+        "apiVersion: compliancegate/v1\nkind: PolicyTest\npolicy: images-pinned\ncases:\n"
+        "  - name: nothing\n    expect: not_applicable\n",
+    )
+    outcome = cg("policy", "test", "policies", env=_env())
+    assert outcome.code == 0, outcome.output
+    assert "COMPLIANCEGATE_NOW" in outcome.stderr
+
+
+def test_every_operation_keeps_the_override_through_the_queue() -> None:
+    from compliancegate.ledger.clocks import Clock
+    from compliancegate.ledger.operations import Action, FindingOp, OpenOp
+    from compliancegate.model import Severity
+
+    mark = {"value": PAST, "now": PAST, "wall_clock": "2026-12-01T00:00:00Z"}
+    moment = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    clock = Clock(None, (), None, None)
+    for op in (
+        FindingOp("op1", moment, "me", Action.ACK, "f1", clock_override=mark),
+        OpenOp("op2", moment, "me", "manual:x", "t", (), Severity.LOW, clock, mark),
+        FindingOp("op3", moment, "me", Action.NOTE, "f1", "text"),
+    ):
+        assert from_json(json.loads(json.dumps(to_json(op)))) == op

@@ -67,6 +67,16 @@ def _now() -> dt.datetime:
     return now
 
 
+def _override() -> dict[str, str] | None:
+    """How the records of a findings operation say that ``COMPLIANCEGATE_NOW`` replaced the
+    clock (None: it did not)."""
+    from compliancegate.check import clock_override
+    from compliancegate.ledger.operations import clock_override_json
+
+    found = clock_override()
+    return None if found is None else clock_override_json(found)
+
+
 def _store(location: str | None, config: Path | None) -> LedgerStore:
     from compliancegate.ledger.location import configured_location, open_store
 
@@ -257,7 +267,15 @@ def open_finding(
     fingerprint = f"manual:{uuid.uuid4().hex}"
     store = _store(location, config)
     operation = OpenOp(
-        new_op_id(), now, _actor(by), fingerprint, title.strip(), (control,), level, clock
+        new_op_id(),
+        now,
+        _actor(by),
+        fingerprint,
+        title.strip(),
+        (control,),
+        level,
+        clock,
+        clock_override=_override(),
     )
     _commit(store, operation)
     new_id = finding_id(fingerprint, 1)
@@ -289,7 +307,17 @@ def _act(
             f"finding {found.id} was found by policy {found.policy}",
             hint="a run in which the policy passes resolves it",
         )
-    operation = FindingOp(new_op_id(), _now(), _actor(by), kind, found.id, text, file, sha256)
+    operation = FindingOp(
+        new_op_id(),
+        _now(),
+        _actor(by),
+        kind,
+        found.id,
+        text,
+        file,
+        sha256,
+        clock_override=_override(),
+    )
     _commit(store, operation)
     return found.id
 

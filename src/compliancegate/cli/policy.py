@@ -55,8 +55,11 @@ def validate(paths: tuple[Path, ...], registers: tuple[Path, ...]) -> int:
 @click.option("-v", "--verbose", is_flag=True, help="List every case, not only failures.")
 def test(paths: tuple[Path, ...], verbose: bool) -> int:
     """Run the PolicyTest cases found beside the policies; exit 1 if any fails."""
+    from compliancegate.check import NOW_VARIABLE, current_time
     from compliancegate.policytest import run_policy_tests
 
+    if current_time()[1]:
+        click.echo(f"note: {NOW_VARIABLE} replaces the clock of cases without now:", err=True)
     outcome = run_policy_tests(paths)
     report_hidden(outcome.hidden, None)
     for case in outcome.cases:

@@ -86,6 +86,8 @@ class OpenOp:
     controls: tuple[str, ...]
     severity: Severity
     clock: Clock
+    clock_override: Mapping[str, str] | None = None
+    """As :attr:`RunOp.clock_override`."""
 
 
 class Action(StrEnum):
@@ -112,6 +114,8 @@ class FindingOp:
     """The plan's file name."""
     sha256: str | None = None
     """SHA-256 of the plan's bytes."""
+    clock_override: Mapping[str, str] | None = None
+    """As :attr:`RunOp.clock_override`."""
 
 
 Operation = RunOp | OpenOp | FindingOp
@@ -198,6 +202,7 @@ def to_json(op: Operation) -> dict[str, Any]:
             "controls": list(op.controls),
             "severity": op.severity.value,
             "clock": op.clock.to_json(),
+            "clock_override": None if op.clock_override is None else dict(op.clock_override),
         }
     return {
         "type": "finding",
@@ -208,6 +213,7 @@ def to_json(op: Operation) -> dict[str, Any]:
         "text": op.text,
         "file": op.file,
         "sha256": op.sha256,
+        "clock_override": None if op.clock_override is None else dict(op.clock_override),
     }
 
 
@@ -243,6 +249,7 @@ def from_json(data: Mapping[str, Any]) -> Operation:
                 controls=tuple(data["controls"]),
                 severity=Severity(data["severity"]),
                 clock=Clock.from_json(data["clock"]),
+                clock_override=_clock_override(data.get("clock_override")),
             )
         if kind == "finding":
             return FindingOp(
@@ -254,6 +261,7 @@ def from_json(data: Mapping[str, Any]) -> Operation:
                 text=data["text"],
                 file=data["file"],
                 sha256=data["sha256"],
+                clock_override=_clock_override(data.get("clock_override")),
             )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed operation ({exc})") from None
