@@ -107,7 +107,8 @@ def test_a_symlinked_folder_of_the_checkout_is_refused(
     parent.mkdir(parents=True, exist_ok=True)
     (parent / folders[-1]).symlink_to(victim.parent, target_is_directory=True)
     target = "/".join([*folders, "authorized_keys"])
-    for spelling in (target, str(root / target)):
+    through = "/".join([*folders, "..", folders[-1], "authorized_keys"])
+    for spelling in (target, str(root / target), through, f"{folders[0]}/../{target}"):
         outcome = cg("check", "release", "--report", f"text={spelling}")
         _assert_refused(outcome, root, "symlink")
     assert victim.read_text() == VICTIM
@@ -253,3 +254,26 @@ def test_a_symlink_planted_during_the_run_is_not_followed(tmp_path: Path, victim
     with pytest.raises(UsageError, match="symlink"):
         write_file(target, "report")
     assert victim.read_text() == VICTIM
+
+
+def test_a_link_followed_by_dotdot_is_refused(gate_project: Any, cg: Any, victim: Path) -> None:
+    """``link/../x`` is written beside the link's target, not beside the link."""
+    root: Path = gate_project.root
+    inner = victim.parent / "inner"
+    inner.mkdir()
+    (root / "out").symlink_to(inner, target_is_directory=True)
+    outcome = cg("check", "release", "--report", "text=out/../authorized_keys")
+    _assert_refused(outcome, root, "symlink")
+    assert victim.read_text() == VICTIM
+
+
+def test_symlinked_folders_outside_the_working_directory_are_the_runners(
+    gate_project: Any, cg: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``$RUNNER_TEMP``-style paths outside the checkout may go through links."""
+    outside = tmp_path_factory.mktemp("runner-temp")
+    (outside / "real").mkdir()
+    (outside / "linked").symlink_to(outside / "real", target_is_directory=True)
+    outcome = cg("check", "release", "--no-ledger", "--report", f"json={outside}/linked/r.json")
+    assert outcome.code == 0, outcome.output
+    assert (outside / "real" / "r.json").is_file()

@@ -43,16 +43,21 @@ def _special(mode: int) -> bool:
 
 
 def _symlinked_folder(path: Path) -> Path | None:
-    """The first folder of ``path``, below the working directory, that is a symlink."""
+    """The first folder of ``path`` below the working directory that is a symlink.
+
+    Every prefix of the path as written is looked at (``link/../x`` goes through ``link``),
+    but only those that lie below the working directory: the folders above it and outside it
+    (``$RUNNER_TEMP``, macOS's ``/tmp``) are the runner's.
+    """
+    cwd = os.path.abspath(os.curdir)
     parts = path.parts
-    if path.is_absolute():
-        try:
-            parts = path.relative_to(Path.cwd()).parts
-        except ValueError:
-            return None  # outside the working directory: the runner's own folders
     for end in range(1, len(parts)):
         folder = Path(*parts[:end])
-        if folder.name not in ("", ".", "..") and folder.is_symlink():
+        if folder.name in ("", ".", ".."):
+            continue
+        if not os.path.abspath(folder).startswith(cwd + os.sep):
+            continue
+        if folder.is_symlink():
             return folder
     return None
 
