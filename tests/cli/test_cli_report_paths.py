@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from compliancegate.cli.output import check_target, write_file
 from compliancegate.errors import UsageError
@@ -277,3 +279,55 @@ def test_symlinked_folders_outside_the_working_directory_are_the_runners(
     outcome = cg("check", "release", "--no-ledger", "--report", f"json={outside}/linked/r.json")
     assert outcome.code == 0, outcome.output
     assert (outside / "real" / "r.json").is_file()
+
+
+def _respell(parts: list[str], noise: list[int], absolute: bool, root: Path) -> str:
+    """``parts`` joined with ``./``, ``dir/..`` and doubled slashes inserted where ``noise``
+    says (0 nothing, 1 ``./``, 2 ``sub/../``, 3 ``//``)."""
+    out: list[str] = []
+    for index, part in enumerate(parts):
+        kind = noise[index % len(noise)] if noise else 0
+        if kind == 1:
+            out.append(".")
+        elif kind == 2 and index < len(parts) - 1:
+            out += [parts[index], ".."]
+        elif kind == 3 and index > 0:
+            out.append("")
+        out.append(part)
+    text = "/".join(out)
+    return str(root / text) if absolute else text
+
+
+@given(
+    first=st.lists(st.integers(0, 3), max_size=4),
+    second=st.lists(st.integers(0, 3), max_size=4),
+    absolute=st.booleans(),
+    exists=st.booleans(),
+)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_two_spellings_of_one_file_are_one_target(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    first: list[int],
+    second: list[int],
+    absolute: bool,
+    exists: bool,
+) -> None:
+    from compliancegate.cli.output import check_targets
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out" / "sub").mkdir(parents=True, exist_ok=True)
+    target = tmp_path / "out" / "sub" / "r.json"
+    if exists:
+        target.write_text("{}")
+    else:
+        target.unlink(missing_ok=True)
+    parts = ["out", "sub", "r.json"]
+    a = Path(_respell(parts, first, False, tmp_path))
+    b = Path(_respell(parts, second, absolute, tmp_path))
+    with pytest.raises(UsageError, match="same file"):
+        check_targets([("first", a), ("second", b)], to_stdout=False)
+    other = Path(_respell(["out", "sub", "other.json"], second, absolute, tmp_path))
+    check_targets([("first", a), ("other", other)], to_stdout=False)
