@@ -189,3 +189,22 @@ def test_every_operation_keeps_the_override_through_the_queue() -> None:
         FindingOp("op3", moment, "me", Action.NOTE, "f1", "text"),
     ):
         assert from_json(json.loads(json.dumps(to_json(op)))) == op
+
+
+@pytest.mark.parametrize("fmt", sorted(REPORTERS))
+def test_the_override_survives_every_reporters_truncation(
+    gate_project: Any, monkeypatch: Any, fmt: str
+) -> None:
+    """With hundreds of notices ahead of nothing else, each format still says it (GitHub's
+    annotation budget, Markdown's size budget, SARIF's result cap)."""
+    import dataclasses
+
+    from compliancegate.model import Notice
+    from compliancegate.reporters.github import GitHubReporter
+
+    monkeypatch.setenv("COMPLIANCEGATE_NOW", PAST)
+    report = run_check(CheckOptions(paths=(Path("release"),), no_ledger=True))
+    noise = tuple(Notice("noise", "x" * 400) for _ in range(2_000))
+    report = dataclasses.replace(report, notices=(*noise, *report.notices))
+    reporter = GitHubReporter(limit=1) if fmt == "github" else REPORTERS[fmt]
+    assert "COMPLIANCEGATE_NOW" in reporter.render(report).replace("\\_", "_")
