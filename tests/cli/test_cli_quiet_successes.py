@@ -161,3 +161,10 @@ def test_json_report_notice_shape(gate_project: Any, cg: Any) -> None:
     (notice,) = [n for n in document["notices"] if n["code"] == "hidden-file-skipped"]
     assert notice["file"] == "policies/.x.yaml"
     json.dumps(notice)
+
+
+def test_hidden_test_inputs_under_fixtures_are_not_reported(gate_project: Any, cg: Any) -> None:
+    gate_project.write("policies/tests/fixtures/.github/workflows/ci.yml", "on: push\n")
+    outcome = cg("policy", "validate", "policies")
+    assert outcome.code == 0, outcome.output
+    assert "was not read" not in outcome.output
