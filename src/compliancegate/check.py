@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import uuid
@@ -16,6 +17,7 @@ from compliancegate.errors import UsageError
 from compliancegate.model import (
     PRODUCTION_ENVIRONMENT,
     CheckReport,
+    ClockOverride,
     Decision,
     Notice,
     OpenBreakFix,
@@ -25,20 +27,64 @@ from compliancegate.model import (
 )
 
 NOW_VARIABLE = "COMPLIANCEGATE_NOW"
-"""An ISO 8601 instant that replaces the clock (reproducible runs and tests); reported."""
+"""An ISO 8601 instant that replaces the clock (reproducible runs and tests); reported in
+every output and ledger record of the run, refused in production."""
+
+
+def wall_clock() -> dt.datetime:
+    """The system clock in UTC: the one place a run reads it (tests pin it here)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def clock_override() -> ClockOverride | None:
+    """``COMPLIANCEGATE_NOW`` when it is set (``UsageError`` when it is not a time)."""
+    from compliancegate.engine.durations import parse_instant
+
+    value = os.environ.get(NOW_VARIABLE)
+    if not value:
+        return None
+    instant = parse_instant(value)
+    if instant is None:
+        raise UsageError(f"{NOW_VARIABLE}={value!r} is not an ISO 8601 date or datetime")
+    return ClockOverride(value, instant, wall_clock())
 
 
 def current_time() -> tuple[dt.datetime, bool]:
     """The run's clock, and whether it was overridden by ``COMPLIANCEGATE_NOW``."""
-    from compliancegate.engine.durations import parse_instant
+    override = clock_override()
+    if override is not None:
+        return override.now, True
+    return wall_clock(), False
 
-    override = os.environ.get(NOW_VARIABLE)
-    if override:
-        instant = parse_instant(override)
-        if instant is None:
-            raise UsageError(f"{NOW_VARIABLE}={override!r} is not an ISO 8601 date or datetime")
-        return instant, True
-    return dt.datetime.now(dt.UTC), False
+
+def is_production(environment: str | None) -> bool:
+    """Whether a run in ``environment`` is a production release."""
+    return environment == PRODUCTION_ENVIRONMENT
+
+
+def refuse_clock_override(override: ClockOverride | None, environment: str | None) -> None:
+    """A production release is judged at the real time: ``UsageError`` (exit 2) when the
+    clock is overridden in a production run."""
+    if override is not None and is_production(environment):
+        raise UsageError(
+            f"{NOW_VARIABLE}={override.value} replaces the clock, which a production run "
+            f"refuses: expired waivers would apply again and the ledger would be backdated",
+            hint=f"unset {NOW_VARIABLE} (it is for tests and reproducing past runs "
+            "outside production)",
+        )
+
+
+def override_notice(override: ClockOverride) -> Notice:
+    """The notice every report of a run with an overridden clock carries."""
+    from compliancegate.reporters._common import iso_utc
+
+    return Notice(
+        "clock-override",
+        f"{NOW_VARIABLE}={override.value} replaced the clock: this run was evaluated and "
+        f"recorded as of {iso_utc(override.now)} while the system clock said "
+        f"{iso_utc(override.wall_clock)}; waiver expiry, evidence age and deadlines were "
+        "judged at the replaced time",
+    )
 
 
 @dataclass(frozen=True)
@@ -60,6 +106,8 @@ class CheckOptions:
     """``--git-base``: the ref ``changed_files`` of ``input: git`` is computed against."""
     outputs: tuple[Path, ...] = ()
     """The report files this run writes: never read as its artifacts."""
+    clock_override: ClockOverride | None = None
+    """Set when ``now`` came from ``COMPLIANCEGATE_NOW`` (see :func:`clock_override`)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +144,7 @@ def resolve(options: CheckOptions) -> Resolved:
             f"({', '.join(sorted(config.environments))})",
             hint="add it under environments: in compliancegate.yaml, or fix --env",
         )
+    refuse_clock_override(options.clock_override, environment)
 
     def pick(
         flag: tuple[Path, ...],
@@ -164,6 +213,19 @@ class BreakFixSource(Protocol):
         ...
 
 
+def hidden_notices(policies: Sequence[Path], register: Register | None) -> list[Notice]:
+    """Hidden policy and register files are not read, and each one is said so."""
+    from compliancegate.loading.documents import display
+    from compliancegate.loading.files import hidden_message
+
+    hidden = [(p, "policy") for p in policies]
+    hidden += [(Path(name), "register") for name in (register.hidden if register else ())]
+    return [
+        Notice("hidden-file-skipped", hidden_message(path, what), display(path))
+        for path, what in hidden
+    ]
+
+
 def register_notices(register: Register, today: dt.date) -> list[Notice]:
     """A register past its review date is itself an overdue obligation."""
     notices = []
@@ -207,8 +269,13 @@ def run_check(
     from compliancegate.loading.register import load_register
     from compliancegate.loading.waivers import load_waivers
 
-    started = options.now or current_time()[0]
+    if options.now is None:
+        options = dataclasses.replace(options, clock_override=clock_override())
+        if options.clock_override is not None:
+            options = dataclasses.replace(options, now=options.clock_override.now)
+    started = options.now or wall_clock()
     settings = settings or resolve(options)
+    refuse_clock_override(options.clock_override, settings.environment)
     register = load_register(settings.registers) if settings.registers else None
     policy_set = load_policies(settings.policies, register)
     if not policy_set.policies:
@@ -218,6 +285,9 @@ def run_check(
         )
     waivers: tuple[Waiver, ...] = load_waivers(settings.waivers) if settings.waivers else ()
     notices: list[Notice] = []
+    if options.clock_override is not None:
+        notices.append(override_notice(options.clock_override))
+    notices.extend(hidden_notices(policy_set.hidden, register))
     if register is None:
         notices.append(Notice("no-register", "no register given: policy controls were not checked"))
     else:
@@ -270,4 +340,5 @@ def run_check(
         tool_version=__version__,
         ledger=settings.ledger,
         register=register,
+        clock_override=options.clock_override,
     )

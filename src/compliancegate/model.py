@@ -143,6 +143,8 @@ class Register:
     sla: Mapping[str, Mapping[str, Any]]
     """Remediation clocks per clause type (defaults of SPEC section 3, overridden per file)."""
     controls: Mapping[ControlRef, Control] = field(default_factory=dict)
+    hidden: tuple[str, ...] = ()
+    """Hidden YAML files below the register folders, not read (reported as notices)."""
 
     def control(self, ref: str) -> Control | None:
         """The control named ``STANDARD:CONTROL``, or None."""
@@ -341,6 +343,19 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class ClockOverride:
+    """``COMPLIANCEGATE_NOW`` replaced the run's clock: every report and the ledger's run
+    record say so, and production runs refuse it."""
+
+    value: str
+    """The variable's value, as given."""
+    now: dt.datetime
+    """The instant the run was evaluated and recorded at."""
+    wall_clock: dt.datetime
+    """What the system clock said when the override was read."""
+
+
+@dataclass(frozen=True)
 class CheckReport:
     """Everything one ``check`` run decided, for reporters and the ledger."""
 
@@ -359,6 +374,8 @@ class CheckReport:
     register: Register | None = field(default=None, compare=False, repr=False)
     """The register the run was evaluated against (the ledger takes the findings' clocks
     from it); None when no register was given."""
+    clock_override: ClockOverride | None = None
+    """Set when ``COMPLIANCEGATE_NOW`` replaced the clock of this run."""
 
     @property
     def violations(self) -> tuple[Violation, ...]:

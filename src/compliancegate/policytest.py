@@ -42,6 +42,8 @@ class TestRun:
 
     cases: tuple[CaseOutcome, ...]
     untested: tuple[str, ...]
+    hidden: tuple[Path, ...] = ()
+    """Hidden YAML files below the policy folders, not read."""
 
 
 @dataclass(frozen=True)
@@ -142,10 +144,12 @@ def _check_case(case: dict[str, Any], index: int, test: PolicyTestDocument) -> N
 def run_policy_tests(paths: Iterable[Path]) -> TestRun:
     """Run every ``PolicyTest`` document found under ``paths`` against the policies there.
 
-    Raises ``LoadError`` for invalid test documents, tests naming unknown policies, and
-    cases naming a missing input file or an unknown format.
+    Raises ``LoadError`` for invalid test documents, tests naming unknown policies, cases
+    naming a missing input file or an unknown format, and when there is no case at all (a
+    run that tested nothing must not say "0 failed").
     """
-    loaded = load_policies(list(paths))
+    named = list(paths)
+    loaded = load_policies(named)
     policies = loaded.by_id()
     outcomes: list[CaseOutcome] = []
     tested: set[str] = set()
@@ -169,5 +173,11 @@ def run_policy_tests(paths: Iterable[Path]) -> TestRun:
         for index, case in enumerate(data["cases"]):
             _check_case(case, index, test)
             outcomes.append(_run_case(policy, case, test.file))
+    if not outcomes:
+        raise LoadError(
+            "no policy test cases found under " + ", ".join(display(p) for p in named),
+            hint="tests are kind: PolicyTest documents with cases, in .yaml/.yml files "
+            "beside the policies (docs/policies.md)",
+        )
     untested = tuple(sorted(set(policies) - tested))
-    return TestRun(tuple(outcomes), untested)
+    return TestRun(tuple(outcomes), untested, loaded.hidden)

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -369,13 +370,23 @@ def signed_repo(repo: Path, tmp_path: Path) -> tuple[Path, Path]:
     return repo, key
 
 
+@pytest.fixture
+def trust(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Sets ``COMPLIANCEGATE_ALLOWED_SIGNERS`` to a path."""
+
+    def set_root(path: Path) -> None:
+        monkeypatch.setenv(git_format.SIGNERS_VARIABLE, str(path))
+
+    return set_root
+
+
 @needs_ssh_signing
-def test_signed_commit_verified_with_the_repositorys_allowed_signers(
-    signed_repo: tuple[Path, Path], tmp_path: Path
+def test_signed_commit_verified_with_the_runners_allowed_signers(
+    signed_repo: tuple[Path, Path], tmp_path: Path, trust: Any
 ) -> None:
     repo, key = signed_repo
     signers = allowed_signers(tmp_path, "ada@example.com", key)
-    git(repo, "config", "gpg.ssh.allowedSignersFile", str(signers))
+    trust(signers)
     doc = read(repo)
     assert (doc["signed"], doc["signature_status"], doc["signer"]) == (
         True,
@@ -384,35 +395,121 @@ def test_signed_commit_verified_with_the_repositorys_allowed_signers(
     )
     assert doc["signing_key"] is not None
     assert doc["signing_key"].startswith("SHA256:")
+    assert doc["allowed_signers"] == str(signers.resolve())
 
 
 @needs_ssh_signing
-def test_signed_commit_that_cannot_be_checked_is_not_good(signed_repo: tuple[Path, Path]) -> None:
+def test_without_a_trust_root_no_ssh_key_is_trusted(signed_repo: tuple[Path, Path]) -> None:
     repo, _ = signed_repo
-    doc = read(repo)  # no allowed signers configured: git cannot verify
-    assert (doc["signed"], doc["signature_status"]) == (True, "error")
+    doc = read(repo)
+    assert (doc["signed"], doc["signature_status"], doc["allowed_signers"]) == (
+        True,
+        "unknown_key",
+        None,
+    )
+
+
+@needs_ssh_signing
+@pytest.mark.parametrize("where", ["config", "include", "include-inside", "worktree-config"])
+def test_the_repositorys_own_allowed_signers_setting_is_not_honoured(
+    signed_repo: tuple[Path, Path], tmp_path: Path, where: str
+) -> None:
+    """A contributor's key listed by the repository's configuration, however it is reached
+    (directly, an included file, an included file inside the tree), is not trusted."""
+    repo, key = signed_repo
+    signers = allowed_signers(tmp_path, "ada@example.com", key)
+    if where == "config":
+        git(repo, "config", "gpg.ssh.allowedSignersFile", str(signers))
+    elif where == "worktree-config":
+        git(repo, "config", "extensions.worktreeConfig", "true")
+        git(repo, "config", "--worktree", "gpg.ssh.allowedSignersFile", str(signers))
+    else:
+        folder = repo if where == "include-inside" else tmp_path
+        included = folder / "gitconfig-extra"
+        included.write_text(f'[gpg "ssh"]\n\tallowedSignersFile = {signers}\n', encoding="utf-8")
+        git(repo, "config", "include.path", str(included))
+    plain = git(repo, "show", "-s", "--format=%G?", "HEAD")
+    assert plain == "G"  # git run plainly in the checkout trusts the key...
+    doc = read(repo)
+    assert doc["signature_status"] == "unknown_key"  # ...the gate does not
+    assert doc["allowed_signers"] is None
+
+
+@needs_ssh_signing
+def test_the_trust_root_overrides_the_repositorys_setting(
+    signed_repo: tuple[Path, Path], tmp_path: Path, trust: Any
+) -> None:
+    """The repository names a file trusting the contributor's key; the runner's root, which
+    does not list it, decides."""
+    repo, key = signed_repo
+    git(repo, "config", "gpg.ssh.allowedSignersFile", str(allowed_signers(tmp_path, "a@b", key)))
+    stranger = ssh_key(tmp_path, "release-manager")
+    trust(allowed_signers(tmp_path, "rm@example.com", stranger))
+    assert read(repo)["signature_status"] == "unknown_key"
+
+
+@needs_ssh_signing
+@pytest.mark.parametrize(
+    "place",
+    ["top", "nested", "git-folder", "symlink-from-outside", "symlinked-folder"],
+)
+def test_a_trust_root_inside_the_gated_tree_is_refused(
+    signed_repo: tuple[Path, Path], tmp_path: Path, trust: Any, place: str
+) -> None:
+    repo, key = signed_repo
+    inside = {
+        "top": repo,
+        "nested": repo / ".github" / "keys",
+        "git-folder": repo / ".git",
+        "symlink-from-outside": repo / ".github",
+        "symlinked-folder": repo / "keys",
+    }[place]
+    inside.mkdir(parents=True, exist_ok=True)
+    signers = allowed_signers(inside, "ada@example.com", key)
+    named = signers
+    if place == "symlink-from-outside":
+        named = tmp_path / "looks-outside"
+        named.symlink_to(signers)
+    elif place == "symlinked-folder":
+        link = tmp_path / "trusted"
+        link.symlink_to(inside, target_is_directory=True)
+        named = link / signers.name
+    trust(named)
+    with pytest.raises(ArtifactError, match="inside the repository being gated") as raised:
+        read(repo)
+    assert git_format.SIGNERS_VARIABLE in raised.value.message
+    assert raised.value.hint is not None
+
+
+@pytest.mark.parametrize("target", ["missing", "folder"])
+def test_a_trust_root_that_cannot_be_read_is_an_error(
+    repo: Path, tmp_path: Path, trust: Any, target: str
+) -> None:
+    path = tmp_path / "signers"
+    if target == "folder":
+        path.mkdir()
+    trust(path)
+    with pytest.raises(ArtifactError, match=git_format.SIGNERS_VARIABLE):
+        read(repo)
 
 
 @needs_ssh_signing
 def test_signed_by_a_key_that_is_not_allowed(
-    signed_repo: tuple[Path, Path], tmp_path: Path
+    signed_repo: tuple[Path, Path], tmp_path: Path, trust: Any
 ) -> None:
     repo, _ = signed_repo
     stranger = ssh_key(tmp_path, "other-key")
-    git(
-        repo,
-        "config",
-        "gpg.ssh.allowedSignersFile",
-        str(allowed_signers(tmp_path, "x@y", stranger)),
-    )
+    trust(allowed_signers(tmp_path, "x@y", stranger))
     doc = read(repo)
     assert (doc["signed"], doc["signature_status"]) == (True, "unknown_key")
 
 
 @needs_ssh_signing
-def test_tampered_signed_commit_is_bad(signed_repo: tuple[Path, Path], tmp_path: Path) -> None:
+def test_tampered_signed_commit_is_bad(
+    signed_repo: tuple[Path, Path], tmp_path: Path, trust: Any
+) -> None:
     repo, key = signed_repo
-    git(repo, "config", "gpg.ssh.allowedSignersFile", str(allowed_signers(tmp_path, "a@b", key)))
+    trust(allowed_signers(tmp_path, "a@b", key))
     original = git(repo, "cat-file", "commit", "HEAD")
     forged = tmp_path / "forged"
     forged.write_text(original.replace("signed commit", "forged commit") + "\n", encoding="utf-8")
@@ -441,7 +538,152 @@ def test_global_config_cannot_make_a_signature_good(
         check=True,
     )
     assert plain.stdout.strip() == "G"  # the user's git trusts it...
-    assert read(repo)["signature_status"] == "error"  # ...the gate does not read that config
+    assert read(repo)["signature_status"] == "unknown_key"  # ...the gate does not read that
+
+
+# --------------------------------------------------------------------------- repository config
+
+
+def tripwire(folder: Path) -> tuple[Path, Path]:
+    """(a program that records that it ran, the file it records into)."""
+    log = folder / "ran.log"
+    program = folder / "tripwire.sh"
+    program.write_text(f'#!/bin/sh\necho "$0 $*" >> "{log}"\nexit 0\n', encoding="utf-8")
+    program.chmod(0o755)
+    return program, log
+
+
+def forge_pgp_signature(repo: Path, tmp_path: Path) -> None:
+    """Check out a copy of HEAD carrying an (invalid) OpenPGP signature header, so verifying
+    it runs ``gpg.program``."""
+    original = git(repo, "cat-file", "commit", "HEAD")
+    headers, message = original.split("\n\n", 1)
+    signature = "gpgsig -----BEGIN PGP SIGNATURE-----\n \n iQEz\n -----END PGP SIGNATURE-----"
+    forged = tmp_path / "pgp-commit"
+    forged.write_text(f"{headers}\n{signature}\n\n{message}\n", encoding="utf-8")
+    commit = git(repo, "hash-object", "-t", "commit", "-w", str(forged))
+    git(repo, "checkout", "-q", "--detach", commit)
+
+
+def plain_git(repo: Path, *args: str) -> None:
+    """git as a developer would run it in the checkout (its configuration honoured)."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, check=False)
+
+
+@pytest.mark.parametrize(
+    "setting", ["core.fsmonitor", "gpg.program", "gpg.openpgp.program", "filter", "hooks"]
+)
+def test_the_repositorys_configuration_runs_no_program(
+    repo: Path, tmp_path: Path, setting: str
+) -> None:
+    """A checkout whose .git/config names programs: git as a developer runs it executes
+    them; the gate's git runs none (each case first proves the trap is live)."""
+    program, log = tripwire(tmp_path)
+    if setting == "core.fsmonitor":
+        git(repo, "config", "core.fsmonitor", str(program))
+        probe: tuple[str, ...] = ("status", "--porcelain")
+    elif setting.startswith("gpg."):
+        forge_pgp_signature(repo, tmp_path)
+        git(repo, "config", setting, str(program))
+        probe = ("show", "-s", "--format=%G?", "HEAD")
+    elif setting == "filter":
+        write(repo / ".gitattributes", "* filter=trap\n")
+        git(repo, "add", ".gitattributes")
+        git(repo, "commit", "-q", "-m", "attributes")
+        for command in ("clean", "process"):
+            git(repo, "config", f"filter.trap.{command}", str(program))
+        git(repo, "config", "filter.trap.required", "true")
+        probe = ("status", "--porcelain")
+    else:
+        hooks = tmp_path / "hooks"
+        hooks.mkdir()
+        for hook in ("post-index-change", "reference-transaction", "post-checkout"):
+            (hooks / hook).symlink_to(program)
+        git(repo, "config", "core.hooksPath", str(hooks))
+        probe = ()
+    if setting == "filter":
+        # The index's timestamps no longer match, so status must read the files again.
+        for file in (repo / "a.txt", repo / "b.txt"):
+            os.utime(file, (1_000_000_000, 1_000_000_000))
+    if probe:
+        plain_git(repo, *probe)
+        assert log.exists(), f"the {setting} trap did not fire for plain git"
+        log.unlink()
+        if setting == "filter":
+            for file in (repo / "a.txt", repo / "b.txt"):
+                os.utime(file, (1_000_000_001, 1_000_000_001))
+    doc = read(repo)
+    assert not log.exists(), log.read_text()
+    if setting == "filter":
+        assert doc["dirty"] is False
+    if setting.startswith("gpg."):
+        assert doc["signed"] is True
+        assert doc["signature_status"] != "good"
+
+
+@needs_ssh_signing
+def test_the_repositorys_ssh_program_is_not_run(
+    signed_repo: tuple[Path, Path], tmp_path: Path, trust: Any
+) -> None:
+    """``gpg.ssh.program`` in .git/config would run on verification and could claim any
+    signature good; the gate runs ssh-keygen itself."""
+    repo, key = signed_repo
+    program, log = tripwire(tmp_path)
+    git(repo, "config", "gpg.ssh.program", str(program))
+    git(repo, "config", "gpg.ssh.allowedSignersFile", str(allowed_signers(tmp_path, "a@b", key)))
+    plain_git(repo, "show", "-s", "--format=%G?", "HEAD")
+    assert log.exists()
+    log.unlink()
+    stranger = ssh_key(tmp_path, "stranger")
+    trust(allowed_signers(tmp_path, "rm@example.com", stranger))
+    assert read(repo)["signature_status"] == "unknown_key"
+    trust(allowed_signers(tmp_path, "ada@example.com", key))
+    assert read(repo)["signature_status"] == "good"
+    assert not log.exists()
+
+
+@needs_ssh_signing
+def test_a_trust_root_inside_the_checkout_makes_the_gate_exit_2(
+    signed_repo: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end: the starter signature policy with the allowed signers planted in the
+    checkout is an error naming the variable, never a pass."""
+    repo, key = signed_repo
+    (repo / ".github").mkdir()
+    planted = allowed_signers(repo / ".github", "ada@example.com", key)
+    policies = tmp_path / "policies"
+    write(policies / "git.yaml", SIGNED)
+    env = {**os.environ, git_format.SIGNERS_VARIABLE: str(planted), "NO_COLOR": "1"}
+    args = [sys.executable, "-m", "compliancegate", "check", str(repo), "--no-ledger"]
+    args += ["--policies", str(policies), "--format", "json"]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    (result,) = json.loads(done.stdout)["results"]
+    assert result["status"] == "error"
+    assert "inside the repository being gated" in result["error"]
+    assert git_format.SIGNERS_VARIABLE in result["error"]
+    outside = tmp_path / "trusted" / "allowed_signers"
+    outside.parent.mkdir()
+    outside.write_bytes(planted.read_bytes())
+    env[git_format.SIGNERS_VARIABLE] = str(outside)
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+SIGNED = """\
+apiVersion: compliancegate/v1
+kind: Policy
+id: signed
+title: The commit is signed
+controls: [nist-800-53-r5:CM-14]
+severity: high
+enforcement: block
+input: git
+required: true
+rule: {path: signature_status, op: equals, value: good}
+message: "commit {item.commit} is not signed with a good signature"
+"""
 
 
 # --------------------------------------------------------------------------- the store and the gate

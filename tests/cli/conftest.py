@@ -5,6 +5,7 @@ in ``tmp_path``, and two ways to run the CLI on it: in-process through click's `
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -18,11 +19,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import compliancegate.check as check_module
 from compliancegate.cli import run
 from snippets import TINY_REGISTER
 
 NOW = "2026-11-21T12:00:00Z"
-"""The pinned clock of every CLI test (``COMPLIANCEGATE_NOW``)."""
+"""The pinned clock of every CLI test (``COMPLIANCEGATE_NOW`` in subprocesses)."""
+PINNED = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)
+"""``NOW`` as the system clock of in-process runs."""
 
 REGISTER_YAML = TINY_REGISTER
 """A register with two controls: ``tiny-std:VULN-1`` and ``tiny-std:CFG-1``."""
@@ -179,7 +183,10 @@ def gate_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GateProject
     """A compliant project in ``tmp_path``, which is also the working directory; the clock
     is pinned and colour is off."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("COMPLIANCEGATE_NOW", NOW)
+    # In-process runs get the system clock pinned (production refuses COMPLIANCEGATE_NOW);
+    # subprocess runs get COMPLIANCEGATE_NOW (see run_subprocess).
+    monkeypatch.delenv("COMPLIANCEGATE_NOW", raising=False)
+    monkeypatch.setattr(check_module, "wall_clock", lambda: PINNED)
     monkeypatch.setenv("NO_COLOR", "1")
     project = GateProject(tmp_path)
     project.write("registers/tiny.yaml", REGISTER_YAML)

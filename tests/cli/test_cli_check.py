@@ -274,7 +274,9 @@ def test_env_flag_selects_environment_policies(
     gate_project: Any, cg: Any, env: str, expected: int
 ) -> None:
     gate_project.write_scan(signed=False)
-    outcome = check(cg, "--env", env, "--format", "json")
+    # Production refuses COMPLIANCEGATE_NOW: the subprocess run uses the real clock.
+    real_clock = {"COMPLIANCEGATE_NOW": ""} if env == "production" else None
+    outcome = check(cg, "--env", env, "--format", "json", env=real_clock)
     assert outcome.code == expected, outcome.output
     status = results_by_id(outcome.json())["prod-scan-signed"]["status"]
     assert status == ("fail" if env == "production" else "not_applicable")

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from click.testing import CliRunner
 
@@ -162,10 +163,15 @@ class Project:
 
 
 def cli(args: Sequence[str], *, now: dt.datetime | None = None, **env: str) -> Outcome:
-    """Run compliancegate in this process (the working directory is the project)."""
-    full = {"NO_COLOR": "1", "COMPLIANCEGATE_NOW": iso(now or DAY0), **env}
+    """Run compliancegate in this process (the working directory is the project) with the
+    system clock pinned to ``now`` (not ``COMPLIANCEGATE_NOW``, which production refuses)."""
+    full = {"NO_COLOR": "1", "COMPLIANCEGATE_NOW": None, **env}
     runner = CliRunner()
-    with runner.isolation(env=full) as (out, err, _):
+    moment = now or DAY0
+    with (
+        runner.isolation(env=full) as (out, err, _),
+        mock.patch("compliancegate.check.wall_clock", lambda: moment),
+    ):
         code = run(list(args))
     return Outcome(
         code, out.getvalue().decode("utf-8", "replace"), err.getvalue().decode("utf-8", "replace")

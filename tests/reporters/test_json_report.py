@@ -82,6 +82,7 @@ def test_fields_round_trip(report: CheckReport) -> None:
         "fail_on": "low",
         "paths": list(report.paths),
         "ledger": report.ledger,
+        "clock_override": None,
     }
     assert document["decision"] == "blocked"
     assert document["summary"] == {

@@ -313,6 +313,7 @@ def test_run_facts_notices_and_automation_details(report: CheckReport) -> None:
         "decision": "blocked",
         "environment": "staging",
         "failOn": "low",
+        "clockOverride": None,
         "resultsTotal": 6,
         "resultsOmitted": 0,
         "truncated": False,
@@ -494,7 +495,9 @@ def test_waiver_reason_is_the_justification() -> None:
 
 
 def _check(cwd: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    env = {**os.environ, "COMPLIANCEGATE_NOW": NOW, "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
+    # Production refuses COMPLIANCEGATE_NOW: a production run reads the real clock.
+    now = "" if "production" in args else NOW
+    env = {**os.environ, "COMPLIANCEGATE_NOW": now, "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
     done = subprocess.run(
         [
             sys.executable,

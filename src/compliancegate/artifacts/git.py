@@ -20,16 +20,25 @@ What is read, and how:
   given such an environment (they always inherit the caller's), and its pure-Python object
   database is deprecated, so it is not used to read objects.
 
-Signature trust therefore comes from the repository's own configuration
-(``git config gpg.ssh.allowedSignersFile ...`` for SSH signatures) and the GnuPG keyring
-(``GNUPGHOME`` or ``~/.gnupg``) for OpenPGP ones. ``signature_status`` is ``good`` only
-when git itself says ``G``.
+The repository's own configuration (``.git/config`` and what it includes) is read by git
+but not trusted: whoever produced the checkout may have written it. Every setting that would
+run a program (``core.fsmonitor``, ``core.hooksPath``, ``gpg.*.program``, the clean and
+process commands of filter drivers) or decide which signatures are trusted
+(``gpg.ssh.allowedSignersFile``) is overridden on git's command line, which wins over every
+configuration file.
+
+SSH signature trust comes only from outside the gated tree: the allowed-signers file named
+by ``COMPLIANCEGATE_ALLOWED_SIGNERS``, which must not lie inside the repository (a
+contributor could add their own key to a file in the commit being gated). Without it no SSH
+key is trusted. OpenPGP trust is the runner's GnuPG keyring (``GNUPGHOME`` or
+``~/.gnupg``). ``signature_status`` is ``good`` only when git itself says ``G``.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +48,9 @@ from compliancegate.errors import ArtifactError
 from compliancegate.model import Artifact
 
 KIND = "git"
+SIGNERS_VARIABLE = "COMPLIANCEGATE_ALLOWED_SIGNERS"
+"""The SSH allowed-signers file (``ssh-keygen`` ALLOWED SIGNERS format) commits are verified
+against; it must lie outside the repository being gated."""
 GIT_TIMEOUT_SECONDS = 120
 """Longest a git command may run (signature verification may call gpg)."""
 
@@ -96,28 +108,44 @@ def sanitized_environment() -> dict[str, str]:
     return env
 
 
+# Settings of the gated repository's own configuration that git would act on and the gate
+# must not: each one is replaced on the command line, where it wins over every file.
+_OVERRIDES = (
+    ("core.quotePath", "false"),
+    ("log.showSignature", "false"),
+    ("color.ui", "false"),
+    ("i18n.logOutputEncoding", "UTF-8"),
+    ("core.pager", "cat"),
+    # Programs the repository's configuration could make git run.
+    ("core.fsmonitor", "false"),
+    ("core.hooksPath", os.devnull),
+    ("gpg.program", "gpg"),
+    ("gpg.openpgp.program", "gpg"),
+    ("gpg.x509.program", "gpgsm"),
+    ("gpg.ssh.program", "ssh-keygen"),
+    # Revocations narrow trust, but a file named by the repository may be a FIFO that hangs.
+    ("gpg.ssh.revocationFile", os.devnull),
+)
+
+# A filter driver's commands run on the working tree's files (``git status`` cleans a file
+# whose timestamps changed); empty commands disable the driver.
+_FILTER_COMMANDS = ("clean", "smudge", "process")
+
+
 @dataclass(frozen=True)
 class _Git:
-    """Runs git commands in one working tree."""
+    """Runs git commands in one working tree, with the repository's configuration defused."""
 
     worktree: Path
     display: str
+    settings: tuple[tuple[str, str], ...] = ()
+    """Extra ``-c`` settings (the trust root, disabled filter drivers)."""
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        command = [
-            "git",
-            "-c",
-            "core.quotePath=false",
-            "-c",
-            "log.showSignature=false",
-            "-c",
-            "color.ui=false",
-            "-c",
-            "i18n.logOutputEncoding=UTF-8",
-            "-c",
-            "core.fsmonitor=false",  # a read-only gate runs no monitor hook
-            *args,
-        ]
+        command = ["git"]
+        for key, value in (*_OVERRIDES, *self.settings):
+            command += ["-c", f"{key}={value}"]
+        command += args
         try:
             done = subprocess.run(
                 command,
@@ -160,9 +188,13 @@ def read_repository(path: Path, base: str | None = None) -> Artifact:
     commit.
     """
     start = path if path.is_dir() else path.parent
-    worktree, branch = _open(start)
+    worktree, git_dir, branch = _open(start)
     display = _display(worktree)
+    signers = allowed_signers(os.environ, (worktree, git_dir), display)
     git = _Git(worktree, display)
+    settings = [("gpg.ssh.allowedSignersFile", str(signers) if signers else os.devnull)]
+    settings += _disabled_filters(git)
+    git = _Git(worktree, display, tuple(settings))
     head = git.run("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
     if head.returncode != 0:
         raise ArtifactError("the repository has no commit yet", file=display)
@@ -194,10 +226,21 @@ def read_repository(path: Path, base: str | None = None) -> Artifact:
         "signature_status": status,
         "signer": signer,
         "signing_key": key,
+        "allowed_signers": None if signers is None else str(signers),
         "changed_files": changed,
         "base": base_ref,
         "base_commit": base_commit,
-        "dirty": bool(git.run("status", "--porcelain", "-z", "--untracked-files=no").stdout),
+        # Submodules' own working trees are not inspected: that would run git in repositories
+        # whose configuration was never read here; a submodule at another commit is dirty.
+        "dirty": bool(
+            git.run(
+                "status",
+                "--porcelain",
+                "-z",
+                "--untracked-files=no",
+                "--ignore-submodules=dirty",
+            ).stdout
+        ),
         "shallow": git.run("rev-parse", "--is-shallow-repository").stdout.strip() == b"true",
     }
     return Artifact(display, "git", KIND, "git", document)
@@ -208,9 +251,60 @@ def read_repository(path: Path, base: str | None = None) -> Artifact:
 _COMMIT_FORMAT = "%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B"
 
 
-def _open(start: Path) -> tuple[Path, str | None]:
-    """(working tree, checked-out branch or None when detached) of the repository holding
-    ``start``, found by GitPython without running git."""
+def allowed_signers(environ: Mapping[str, str], gated: Sequence[Path], display: str) -> Path | None:
+    """The SSH trust root: ``COMPLIANCEGATE_ALLOWED_SIGNERS``, or None when it is not set.
+
+    Raises ``ArtifactError`` when it names no readable regular file, or one inside any of
+    the ``gated`` folders (the working tree and the git folder), whose content the change
+    being gated controls.
+    """
+    value = environ.get(SIGNERS_VARIABLE, "")
+    if not value.strip():
+        return None
+    named = Path(value).expanduser()
+    try:
+        real = named.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        raise ArtifactError(
+            f"{SIGNERS_VARIABLE}={value} cannot be read: {getattr(exc, 'strerror', None) or exc}",
+            file=display,
+            hint="point it at an allowed-signers file kept outside the repository",
+        ) from None
+    for folder in gated:
+        try:
+            inside = real.is_relative_to(folder.resolve())
+        except OSError:
+            inside = False
+        if inside:
+            raise ArtifactError(
+                f"{SIGNERS_VARIABLE}={value} is inside the repository being gated "
+                f"({_display(folder)}): a change could add its own key to it, so it is not "
+                "a trust root",
+                file=display,
+                hint="keep the allowed signers outside the checkout: a runner secret or a "
+                "file fetched from the protected base branch into a folder of its own",
+            )
+    if not real.is_file():
+        raise ArtifactError(f"{SIGNERS_VARIABLE}={value} is not a regular file", file=display)
+    return real
+
+
+def _disabled_filters(git: _Git) -> list[tuple[str, str]]:
+    """Settings that disable every filter driver the repository's configuration defines."""
+    done = git.run("config", "--name-only", "-z", "--get-regexp", r"^filter\.", check=False)
+    drivers = set()
+    for name in done.stdout.decode("utf-8", "replace").split("\x00"):
+        # filter.<driver>.<key>; the driver's name may itself hold dots.
+        driver, dot, _ = name.strip().removeprefix("filter.").rpartition(".")
+        if dot and driver:
+            drivers.add(driver)
+    settings = [(f"filter.{d}.{c}", "") for d in sorted(drivers) for c in _FILTER_COMMANDS]
+    return settings + [(f"filter.{d}.required", "false") for d in sorted(drivers)]
+
+
+def _open(start: Path) -> tuple[Path, Path, str | None]:
+    """(working tree, git folder, checked-out branch or None when detached) of the
+    repository holding ``start``, found by GitPython without running git."""
     try:
         import git
     except ImportError as exc:  # GitPython refuses to import without a git executable
@@ -224,7 +318,7 @@ def _open(start: Path) -> tuple[Path, str | None]:
                 )
             head = repo.head
             branch = None if head.is_detached else head.reference.name
-            return Path(repo.working_tree_dir), branch
+            return Path(repo.working_tree_dir), Path(repo.common_dir), branch
         finally:
             repo.close()
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):

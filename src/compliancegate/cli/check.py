@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 import click
 
 from compliancegate.cli.libraries import POLICIES, REGISTERS
-from compliancegate.cli.output import check_target, stdout_is_tty, use_color, write_file
+from compliancegate.cli.output import (
+    check_targets,
+    same_file_key,
+    stdout_is_tty,
+    use_color,
+    write_file,
+)
 from compliancegate.errors import UsageError
 from compliancegate.model import PRODUCTION_ENVIRONMENT, CheckReport, Notice, Severity
 from compliancegate.reporters import REPORTERS, get_reporter
@@ -133,11 +139,12 @@ def check(
 ) -> int:
     """Evaluate the policies against the artifacts under PATHS (default: the config's paths,
     else the current folder) and decide whether the release may ship."""
-    from compliancegate.check import CheckOptions, current_time, resolve
+    from compliancegate.check import CheckOptions, clock_override, resolve, wall_clock
 
     if ledger and no_ledger:
         raise UsageError("--ledger and --no-ledger contradict each other")
     targets = [_report_target(r) for r in reports]
+    override = clock_override()
     options = CheckOptions(
         paths=paths,
         config=config,
@@ -151,19 +158,25 @@ def check(
         run_id=run_id,
         git_base=git_base,
         # One instant for the run and the ledger's reading of it.
-        now=current_time()[0],
+        now=override.now if override else wall_clock(),
+        clock_override=override,
     )
     settings = resolve(options)
-    # Reports named in the config are written too, flags first so they win on a clash.
-    seen = {path.resolve() for _, path in targets}
-    targets += [(name, path) for name, path in settings.reports if path.resolve() not in seen]
-    # Every target is checked before the run is evaluated or recorded: a bad report path is
-    # a usage error, not a recorded run followed by exit 2.
-    for name, path in targets:
-        get_reporter(name)
-        check_target(path)
+    # Reports named in the config are written too; a --report for the same file replaces
+    # the config's entry (flags override the config).
+    flagged = {same_file_key(path) for _, path in targets}
+    labels = [f"--report {name}={path}" for name, path in targets]
+    for name, path in settings.reports:
+        if same_file_key(path) not in flagged:
+            get_reporter(name)
+            targets.append((name, path))
+            labels.append(f"the config's report {name}={path}")
+    # Every target is checked before the run is evaluated or recorded: a bad report path, or
+    # two reports to one file, is a usage error, not a recorded run followed by exit 2.
+    checked = [(label, path) for label, (_, path) in zip(labels, targets, strict=True)]
     if output is not None:
-        check_target(output)
+        checked.append((f"--output {output}", output))
+    check_targets(checked, to_stdout=output is None)
     # The run's own reports are never its evidence (a rerun in a kept workspace).
     written = tuple(path for _, path in targets) + ((output,) if output else ())
     report = _check_and_record(dataclasses.replace(options, outputs=written), settings)

@@ -58,9 +58,24 @@ def _actor(by: str | None) -> str:
 
 
 def _now() -> dt.datetime:
-    from compliancegate.check import current_time
+    from compliancegate.check import NOW_VARIABLE, current_time
 
-    return current_time()[0]
+    now, overridden = current_time()
+    if overridden:
+        click.echo(
+            f"note: {NOW_VARIABLE} replaces the clock: acting as of {now.isoformat()}", err=True
+        )
+    return now
+
+
+def _override() -> dict[str, str] | None:
+    """How the records of a findings operation say that ``COMPLIANCEGATE_NOW`` replaced the
+    clock (None: it did not)."""
+    from compliancegate.check import clock_override
+    from compliancegate.ledger.operations import clock_override_json
+
+    found = clock_override()
+    return None if found is None else clock_override_json(found)
 
 
 def _store(location: str | None, config: Path | None) -> LedgerStore:
@@ -264,7 +279,15 @@ def open_finding(
     fingerprint = f"manual:{uuid.uuid4().hex}"
     store = _store(location, config)
     operation = OpenOp(
-        new_op_id(), now, _actor(by), fingerprint, title.strip(), (control,), level, clock
+        new_op_id(),
+        now,
+        _actor(by),
+        fingerprint,
+        title.strip(),
+        (control,),
+        level,
+        clock,
+        clock_override=_override(),
     )
     _commit(store, operation)
     new_id = finding_id(fingerprint, 1)
@@ -296,7 +319,17 @@ def _act(
             f"finding {found.id} was found by policy {found.policy}",
             hint="a run in which the policy passes resolves it",
         )
-    operation = FindingOp(new_op_id(), _now(), _actor(by), kind, found.id, text, file, sha256)
+    operation = FindingOp(
+        new_op_id(),
+        _now(),
+        _actor(by),
+        kind,
+        found.id,
+        text,
+        file,
+        sha256,
+        clock_override=_override(),
+    )
     _commit(store, operation)
     return found.id
 

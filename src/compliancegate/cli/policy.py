@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from compliancegate.cli.libraries import POLICIES, REGISTERS
+
+if TYPE_CHECKING:
+    from compliancegate.model import Register
+
+
+def report_hidden(policies: tuple[Path, ...], register: Register | None) -> None:
+    """A note on stderr for every hidden YAML file that was not read."""
+    from compliancegate.loading.files import hidden_message
+
+    for path in policies:
+        click.echo(f"note: {hidden_message(path, 'policy')}", err=True)
+    for name in register.hidden if register else ():
+        click.echo(f"note: {hidden_message(Path(name), 'register')}", err=True)
 
 
 @click.group()
@@ -30,6 +44,7 @@ def validate(paths: tuple[Path, ...], registers: tuple[Path, ...]) -> int:
 
     register = load_register(registers) if registers else None
     loaded = load_policies(paths, register)
+    report_hidden(loaded.hidden, register)
     click.echo(
         f"ok: {len(loaded.policies)} policies valid"
         + ("" if register else " (controls not checked: no --register)")
@@ -42,9 +57,13 @@ def validate(paths: tuple[Path, ...], registers: tuple[Path, ...]) -> int:
 @click.option("-v", "--verbose", is_flag=True, help="List every case, not only failures.")
 def test(paths: tuple[Path, ...], verbose: bool) -> int:
     """Run the PolicyTest cases found beside the policies; exit 1 if any fails."""
+    from compliancegate.check import NOW_VARIABLE, current_time
     from compliancegate.policytest import run_policy_tests
 
+    if current_time()[1]:
+        click.echo(f"note: {NOW_VARIABLE} replaces the clock of cases without now:", err=True)
     outcome = run_policy_tests(paths)
+    report_hidden(outcome.hidden, None)
     for case in outcome.cases:
         if case.passed and not verbose:
             continue

@@ -24,11 +24,13 @@ def register() -> None:
 )
 def validate(paths: tuple[Path, ...], policies: tuple[Path, ...]) -> int:
     """Validate register files (merged): schema, duplicate ids, dates."""
+    from compliancegate.cli.policy import report_hidden
     from compliancegate.engine.decision import coverage
     from compliancegate.loading.policies import load_policies
     from compliancegate.loading.register import load_register
 
     loaded = load_register(paths)
+    report_hidden((), loaded)
     controls = sum(len(s.controls) for s in loaded.standards)
     click.echo(
         f"ok: {len(loaded.files)} register file(s), {len(loaded.standards)} standard(s), "
@@ -36,6 +38,7 @@ def validate(paths: tuple[Path, ...], policies: tuple[Path, ...]) -> int:
     )
     if policies:
         policy_set = load_policies(policies, loaded)
+        report_hidden(policy_set.hidden, None)
         cov = coverage(loaded, policy_set.policies)
         click.echo(
             f"coverage: {cov.implemented}/{cov.controls} controls implemented by "

@@ -33,10 +33,17 @@ def plan(op: Operation, state: StateBuilder) -> list[Entry]:
     if state.has_op(op.op):
         return []
     if isinstance(op, RunOp):
-        return _plan_run(op, state)
-    if isinstance(op, OpenOp):
-        return [_opened_manual(op, state)]
-    return [_plan_action(op, state)]
+        entries = _plan_run(op, state)
+    elif isinstance(op, OpenOp):
+        entries = [_opened_manual(op, state)]
+    else:
+        entries = [_plan_action(op, state)]
+    if op.clock_override is None:
+        return entries
+    # Every record of an operation whose clock was replaced says so: its "at" is not the
+    # time it was written.
+    override = dict(op.clock_override)
+    return [Entry(e.kind, e.at, {**e.data, "clock_override": override}) for e in entries]
 
 
 def _plan_run(op: RunOp, state: StateBuilder) -> list[Entry]:

@@ -10,7 +10,12 @@ from pathlib import Path
 
 from compliancegate.ledger.breakfix import BREAK_FIX_POLICY
 from compliancegate.ledger.clocks import Clock, controls_clock
-from compliancegate.ledger.operations import ObservedViolation, RunOp, new_op_id
+from compliancegate.ledger.operations import (
+    ObservedViolation,
+    RunOp,
+    clock_override_json,
+    new_op_id,
+)
 from compliancegate.model import CheckReport, Status
 
 _EVALUATED = (Status.PASS, Status.FAIL, Status.WAIVED)
@@ -121,4 +126,7 @@ def observe(report: CheckReport, context: RunContext, op: str | None = None) -> 
         policies=policies,
         evaluated=tuple(evaluated),
         violations=tuple(violations),
+        clock_override=(
+            None if report.clock_override is None else clock_override_json(report.clock_override)
+        ),
     )

@@ -19,7 +19,7 @@ from typing import Any
 
 from compliancegate.ledger.clocks import Clock
 from compliancegate.ledger.records import format_time, parse_time
-from compliancegate.model import PRODUCTION_ENVIRONMENT, Severity
+from compliancegate.model import PRODUCTION_ENVIRONMENT, ClockOverride, Severity
 
 
 def new_op_id() -> str:
@@ -64,6 +64,8 @@ class RunOp:
     evaluated: tuple[str, ...]
     """Policies whose outcome was complete (pass, fail or waived): only these resolve."""
     violations: tuple[ObservedViolation, ...]
+    clock_override: Mapping[str, str] | None = None
+    """``COMPLIANCEGATE_NOW`` replaced the clock: ``{value, now, wall_clock}`` as recorded."""
 
     @property
     def production(self) -> bool:
@@ -84,6 +86,8 @@ class OpenOp:
     controls: tuple[str, ...]
     severity: Severity
     clock: Clock
+    clock_override: Mapping[str, str] | None = None
+    """As :attr:`RunOp.clock_override`."""
 
 
 class Action(StrEnum):
@@ -110,6 +114,8 @@ class FindingOp:
     """The plan's file name."""
     sha256: str | None = None
     """SHA-256 of the plan's bytes."""
+    clock_override: Mapping[str, str] | None = None
+    """As :attr:`RunOp.clock_override`."""
 
 
 Operation = RunOp | OpenOp | FindingOp
@@ -151,6 +157,21 @@ def _violation(data: Mapping[str, Any]) -> ObservedViolation:
     )
 
 
+def clock_override_json(override: ClockOverride) -> dict[str, str]:
+    """How a run record says that ``COMPLIANCEGATE_NOW`` replaced its clock."""
+    return {
+        "value": override.value,
+        "now": format_time(override.now),
+        "wall_clock": format_time(override.wall_clock),
+    }
+
+
+def _clock_override(data: Any) -> dict[str, str] | None:
+    if data is None:
+        return None
+    return {key: str(data[key]) for key in ("value", "now", "wall_clock")}
+
+
 def to_json(op: Operation) -> dict[str, Any]:
     """The operation as a JSON object (for the pending queue)."""
     common = {"op": op.op, "at": format_time(op.at)}
@@ -169,6 +190,7 @@ def to_json(op: Operation) -> dict[str, Any]:
             "policies": op.policies,
             "evaluated": list(op.evaluated),
             "violations": [_violation_json(v) for v in op.violations],
+            "clock_override": None if op.clock_override is None else dict(op.clock_override),
         }
     if isinstance(op, OpenOp):
         return {
@@ -180,6 +202,7 @@ def to_json(op: Operation) -> dict[str, Any]:
             "controls": list(op.controls),
             "severity": op.severity.value,
             "clock": op.clock.to_json(),
+            "clock_override": None if op.clock_override is None else dict(op.clock_override),
         }
     return {
         "type": "finding",
@@ -190,6 +213,7 @@ def to_json(op: Operation) -> dict[str, Any]:
         "text": op.text,
         "file": op.file,
         "sha256": op.sha256,
+        "clock_override": None if op.clock_override is None else dict(op.clock_override),
     }
 
 
@@ -213,6 +237,7 @@ def from_json(data: Mapping[str, Any]) -> Operation:
                 policies=data["policies"],
                 evaluated=tuple(data["evaluated"]),
                 violations=tuple(_violation(v) for v in data["violations"]),
+                clock_override=_clock_override(data.get("clock_override")),
             )
         if kind == "open":
             return OpenOp(
@@ -224,6 +249,7 @@ def from_json(data: Mapping[str, Any]) -> Operation:
                 controls=tuple(data["controls"]),
                 severity=Severity(data["severity"]),
                 clock=Clock.from_json(data["clock"]),
+                clock_override=_clock_override(data.get("clock_override")),
             )
         if kind == "finding":
             return FindingOp(
@@ -235,6 +261,7 @@ def from_json(data: Mapping[str, Any]) -> Operation:
                 text=data["text"],
                 file=data["file"],
                 sha256=data["sha256"],
+                clock_override=_clock_override(data.get("clock_override")),
             )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed operation ({exc})") from None

@@ -12,7 +12,7 @@ from compliancegate.engine.conditions import CompileContext, ConditionSyntaxErro
 from compliancegate.engine.templates import compile_template
 from compliancegate.errors import CompliancegateError, LoadError
 from compliancegate.loading.documents import display, read_yaml, validate
-from compliancegate.loading.files import yaml_files
+from compliancegate.loading.files import FoundFiles, find_yaml_files
 from compliancegate.loading.safe_yaml import YamlDocument
 from compliancegate.model import (
     ControlRef,
@@ -42,6 +42,8 @@ class PolicySet:
 
     policies: tuple[Policy, ...]
     tests: tuple[PolicyTestDocument, ...]
+    hidden: tuple[Path, ...] = ()
+    """Hidden YAML files below the policy folders, not read (the caller reports them)."""
 
     def by_id(self) -> dict[str, Policy]:
         """Policies keyed by id."""
@@ -57,7 +59,9 @@ def load_policies(paths: Iterable[Path], register: Register | None = None) -> Po
     policies: list[Policy] = []
     tests: list[PolicyTestDocument] = []
     first_seen: dict[str, str] = {}
-    for path in _policy_files(paths):
+    named = list(paths)
+    files = _policy_files(named)
+    for path in files.files:
         name = display(path)
         for document in read_yaml(path):
             data = document.data
@@ -97,22 +101,36 @@ def load_policies(paths: Iterable[Path], register: Register | None = None) -> Po
                             hint="add it to the register, or fix the STANDARD:CONTROL name",
                         )
             policies.append(policy)
-    return PolicySet(tuple(policies), tuple(tests))
+    if not policies:
+        where = ", ".join(display(p) for p in named) or "(no path)"
+        raise LoadError(
+            f"no policies found under {where}"
+            + (f" ({len(files.files)} YAML file(s) read)" if files.files else ""),
+            hint="policies are kind: Policy documents in .yaml/.yml files; check the path"
+            + (f"; {len(files.hidden)} hidden file(s) were skipped" if files.hidden else ""),
+        )
+    return PolicySet(tuple(policies), tuple(tests), files.hidden)
 
 
-def _policy_files(paths: Iterable[Path]) -> list[Path]:
+def _policy_files(paths: Iterable[Path]) -> FoundFiles:
     """The policy files under ``paths``, skipping fixture folders *below* each named directory
     (a checkout that itself lives under a folder called ``fixtures`` keeps its policies)."""
     found: dict[Path, None] = {}
+    hidden: list[Path] = []
     for root in paths:
         base = root.resolve()
-        for path in yaml_files([root], what="policy"):
+        files = find_yaml_files([root], what="policy")
+        # Test inputs under fixtures/ may be hidden (.github/workflows): not worth a notice.
+        hidden += [
+            p for p in files.hidden if not FIXTURE_DIRS.intersection(p.relative_to(root).parts)
+        ]
+        for path in files.files:
             below = path.parts[:-1]
             if path.is_relative_to(base):
                 below = below[len(base.parts) :]
             if not FIXTURE_DIRS.intersection(below):
                 found.setdefault(path, None)
-    return list(found)
+    return FoundFiles(tuple(found), tuple(hidden))
 
 
 def compile_policy(document: YamlDocument, path: Path) -> Policy:

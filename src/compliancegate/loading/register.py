@@ -9,7 +9,7 @@ from typing import Any
 from compliancegate.engine.durations import parse_date
 from compliancegate.errors import LoadError
 from compliancegate.loading.documents import display, read_yaml, validate
-from compliancegate.loading.files import yaml_files
+from compliancegate.loading.files import find_yaml_files
 from compliancegate.model import Control, ControlRef, Register, RegisterMeta, Severity, Standard
 
 DEFAULT_SLA: Mapping[str, Mapping[str, Any]] = {
@@ -39,8 +39,9 @@ def load_register(paths: Iterable[Path]) -> Register:
     seen: dict[str, str] = {}
     sla: dict[str, dict[str, Any]] = {clause: dict(v) for clause, v in DEFAULT_SLA.items()}
     sla_set_by: dict[tuple[str, str], str] = {}
-    files = yaml_files(paths, what="register")
-    for path in files:
+    named = list(paths)
+    found = find_yaml_files(named, what="register")
+    for path in found.files:
         name = display(path)
         for document in read_yaml(path):
             if document.data is None:
@@ -126,5 +127,19 @@ def load_register(paths: Iterable[Path]) -> Register:
                 line=standard.line,
                 subject=standard.id,
             )
+    if not metas:
+        named_at = ", ".join(display(p) for p in named) or "(no path)"
+        raise LoadError(
+            f"no register found under {named_at}"
+            + (f" ({len(found.files)} YAML file(s) read)" if found.files else ""),
+            hint="a register is a kind: Register document in a .yaml/.yml file; check the path"
+            + (f"; {len(found.hidden)} hidden file(s) were skipped" if found.hidden else ""),
+        )
     index = {c.ref: c for s in standards for c in s.controls}
-    return Register(tuple(metas), tuple(standards), sla, dict[ControlRef, Control](index))
+    return Register(
+        tuple(metas),
+        tuple(standards),
+        sla,
+        dict[ControlRef, Control](index),
+        tuple(display(p) for p in found.hidden),
+    )

@@ -233,6 +233,9 @@ class GitHubReporter:
             f"compliancegate: {_DECISION_TEXT[report.decision]} (run {report.run_id});"
             f" annotations: {by_level}" + (f"; {hidden} not shown" if hidden else "")
         )
+        if report.clock_override is not None:
+            # Said on the line that is always written, whatever the annotation budget left.
+            summary += f"; clock replaced: COMPLIANCEGATE_NOW={report.clock_override.value}"
         # A plain line from run facts: flattened and defused so that it is never a command.
         lines.append(defuse_log_commands(one_line(summary)))
         return "\n".join(lines) + "\n"

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from compliancegate.model import CheckReport, PolicyResult, Violation, Waiver
+from compliancegate.model import CheckReport, ClockOverride, PolicyResult, Violation, Waiver
 from compliancegate.reporters._common import BIDI_CONTROLS, iso_utc, replace_surrogates, summarize
 
 API_VERSION = "compliancegate/v1"
@@ -84,6 +84,17 @@ def _result(result: PolicyResult) -> dict[str, Any]:
     }
 
 
+def _clock_override(override: ClockOverride | None) -> dict[str, Any] | None:
+    if override is None:
+        return None
+    return {
+        "variable": "COMPLIANCEGATE_NOW",
+        "value": _s(override.value),
+        "now": iso_utc(override.now),
+        "wall_clock": iso_utc(override.wall_clock),
+    }
+
+
 def build_document(report: CheckReport) -> dict[str, Any]:
     """The report as a JSON-ready dict, keys in the documented order.
 
@@ -102,6 +113,7 @@ def build_document(report: CheckReport) -> dict[str, Any]:
             "fail_on": str(report.fail_on),
             "paths": [_s(p) for p in report.paths],
             "ledger": _opt(report.ledger),
+            "clock_override": _clock_override(report.clock_override),
         },
         "decision": str(report.decision),
         "summary": {

@@ -215,6 +215,11 @@ class JUnitReporter:
         }
         if report.environment is not None:
             properties["compliancegate.environment"] = report.environment
+        if report.clock_override is not None:
+            properties["compliancegate.clock_override"] = (
+                f"COMPLIANCEGATE_NOW={report.clock_override.value} "
+                f"(system clock: {iso_utc(report.clock_override.wall_clock)})"
+            )
         properties = {k: xml_text(v) for k, v in properties.items()}
 
         root = ET.Element("testsuites", {"name": "compliancegate"})

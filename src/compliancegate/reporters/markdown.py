@@ -129,6 +129,11 @@ class MarkdownReporter:
             f"**Started:** {iso_utc(report.started_at)}",
             f"**Version:** {escape(report.tool_version, _CELL_CHARS)}",
         ]
+        if report.clock_override is not None:
+            run.append(
+                f"**Clock:** replaced by `COMPLIANCEGATE_NOW` "
+                f"(system clock {iso_utc(report.clock_override.wall_clock)})"
+            )
         counts = (
             f"**{plural(s.policies, 'policy', 'policies')}:** {s.passed} passed, {s.failed}"
             f" failed, {plural(s.errors, 'error')}, {s.waived} waived, {s.not_applicable} not"

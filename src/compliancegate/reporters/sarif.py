@@ -563,6 +563,9 @@ class SarifReporter:
                     "decision": str(report.decision),
                     "environment": None if report.environment is None else _s(report.environment),
                     "failOn": str(report.fail_on),
+                    "clockOverride": (
+                        None if report.clock_override is None else _s(report.clock_override.value)
+                    ),
                     "resultsTotal": len(entries),
                     "resultsOmitted": omitted,
                     "truncated": omitted > 0,

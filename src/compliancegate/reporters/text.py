@@ -20,6 +20,7 @@ from compliancegate.reporters._common import (
     defuse_log_commands,
     display_width,
     is_problem,
+    iso_utc,
     location_text,
     non_blocking_reason,
     one_line,
@@ -110,13 +111,15 @@ class TextReporter:
     def _header(self, report: CheckReport, color: bool) -> list[str]:
         decision = str(report.decision).upper()
         lines = [f"compliancegate: {decision}"]
-        lines += self._pack(
-            [
-                f"  environment: {report.environment or 'none'},",
-                f"fail-on: {report.fail_on},",
-                f"run: {report.run_id}",
-            ]
-        )
+        facts = [
+            f"  environment: {report.environment or 'none'},",
+            f"fail-on: {report.fail_on},",
+            f"run: {report.run_id}",
+        ]
+        if report.clock_override is not None:
+            facts[-1] += ","
+            facts.append(f"clock: COMPLIANCEGATE_NOW={iso_utc(report.clock_override.now)}")
+        lines += self._pack(facts)
         if color:
             # The decision word sits on the first line, right after a fixed prefix.
             prefix = "compliancegate: "
