@@ -121,4 +121,5 @@ def observe(report: CheckReport, context: RunContext, op: str | None = None) -> 
         policies=policies,
         evaluated=tuple(evaluated),
         violations=tuple(violations),
+        production=report.release,
     )

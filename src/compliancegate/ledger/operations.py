@@ -64,11 +64,9 @@ class RunOp:
     evaluated: tuple[str, ...]
     """Policies whose outcome was complete (pass, fail or waived): only these resolve."""
     violations: tuple[ObservedViolation, ...]
-
-    @property
-    def production(self) -> bool:
-        """Whether the run was a production release."""
-        return self.environment == PRODUCTION_ENVIRONMENT
+    production: bool = False
+    """Whether the run was a production release (its environment is the one the config
+    declares production, whatever its name)."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +167,7 @@ def to_json(op: Operation) -> dict[str, Any]:
             "policies": op.policies,
             "evaluated": list(op.evaluated),
             "violations": [_violation_json(v) for v in op.violations],
+            "production": op.production,
         }
     if isinstance(op, OpenOp):
         return {
@@ -213,6 +212,10 @@ def from_json(data: Mapping[str, Any]) -> Operation:
                 policies=data["policies"],
                 evaluated=tuple(data["evaluated"]),
                 violations=tuple(_violation(v) for v in data["violations"]),
+                # Queued by a version that knew only the name production.
+                production=bool(
+                    data.get("production", data["environment"] == PRODUCTION_ENVIRONMENT)
+                ),
             )
         if kind == "open":
             return OpenOp(

@@ -1,0 +1,305 @@
+"""The break-fix rule follows each policy's own decision, and fails closed: a production
+release that cannot read the ledger while the register has a break-fix clause is exit 2,
+unless the config turns enforcement off, and then every report says so (SPEC section 12)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ledger_project import DAY0, Project, cli, day, policies_yaml, register_yaml
+
+from compliancegate.ledger.breakfix import (
+    BREAK_FIX_POLICY,
+    has_break_fix_clause,
+    release_block,
+    sort_open,
+    would_block,
+)
+from compliancegate.ledger.filestore import FileStore
+from compliancegate.loading.policies import load_policies
+from compliancegate.loading.register import load_register
+from compliancegate.model import (
+    ControlRef,
+    Enforcement,
+    OpenBreakFix,
+    Policy,
+    PolicyId,
+    PolicyResult,
+    Severity,
+    Status,
+    Violation,
+)
+from compliancegate.reporters import REPORTERS
+
+LEDGER = ".compliancegate/ledger"
+
+# --------------------------------------------------------------------------- sort_open
+
+
+def policy(tmp_path: Path, enforcement: str = "block", severity: str = "moderate") -> Policy:
+    """``images-pinned`` with ``enforcement`` and ``severity``, loaded from YAML."""
+    text = policies_yaml(pin_enforcement=enforcement).replace(
+        "severity: moderate", f"severity: {severity}"
+    )
+    folder = tmp_path / f"p-{enforcement}-{severity}"
+    folder.mkdir()
+    (folder / "gate.yaml").write_text(text, encoding="utf-8")
+    (found,) = [p for p in load_policies([folder]).policies if p.id == "images-pinned"]
+    return found
+
+
+def finding(policy_id: str | None = "images-pinned", fingerprint: str = "f" * 64) -> OpenBreakFix:
+    return OpenBreakFix(
+        finding="abc123",
+        fingerprint=fingerprint,
+        policy=None if policy_id is None else PolicyId(policy_id),
+        title="container web uses nginx:latest",
+        controls=(ControlRef("tiny:CFG-1"),),
+        severity=Severity.MODERATE,
+        opened_at=DAY0,
+    )
+
+
+def violation(of: Policy, fingerprint: str = "f" * 64, waived: bool = False) -> Violation:
+    from compliancegate.model import Location, Waiver
+
+    waiver = (
+        Waiver("w", of.id, (), "r", "a", dt.date(2030, 1, 1), None, "w.yaml") if waived else None
+    )
+    return Violation(
+        fingerprint, of.id, of.controls, of.severity, "m", None, Location("x"), "raw", waiver
+    )
+
+
+@pytest.mark.parametrize("status", [Status.ERROR, Status.NOT_APPLICABLE])
+def test_a_policy_that_did_not_complete_does_not_fix_its_finding(
+    tmp_path: Path, status: Status
+) -> None:
+    """An errored policy may have stopped before the item; a not-applicable one did not
+    look: neither fixes the break-fix finding, which still blocks."""
+    pinned = policy(tmp_path)
+    blocking, quiet = sort_open([finding()], [PolicyResult(pinned, status)], Severity.LOW)
+    assert blocking == (finding(),) and quiet == ()
+
+
+@pytest.mark.parametrize("status", [Status.PASS, Status.FAIL, Status.WAIVED])
+def test_a_completed_policy_without_the_violation_fixes_it(tmp_path: Path, status: Status) -> None:
+    pinned = policy(tmp_path)
+    other = violation(pinned, fingerprint="e" * 64)
+    result = PolicyResult(pinned, status, (other,) if status is not Status.PASS else ())
+    assert sort_open([finding()], [result], Severity.LOW) == ((), ())
+
+
+def test_a_violation_still_there_is_not_fixed_and_a_waived_one_is_excepted(
+    tmp_path: Path,
+) -> None:
+    pinned = policy(tmp_path)
+    still = PolicyResult(pinned, Status.FAIL, (violation(pinned),))
+    assert sort_open([finding()], [still], Severity.LOW) == ((finding(),), ())
+    waived = PolicyResult(pinned, Status.WAIVED, (violation(pinned, waived=True),))
+    assert sort_open([finding()], [waived], Severity.LOW) == ((), ())
+
+
+@pytest.mark.parametrize("enforcement", ["block", "warn", "audit"])
+@pytest.mark.parametrize("severity", ["critical", "high", "moderate", "low"])
+@pytest.mark.parametrize("fail_on", list(Severity))
+def test_only_a_finding_whose_policy_would_block_blocks(
+    tmp_path: Path, enforcement: str, severity: str, fail_on: Severity
+) -> None:
+    """Every enforcement, every severity on both sides of every --fail-on."""
+    pinned = policy(tmp_path, enforcement, severity)
+    result = PolicyResult(pinned, Status.FAIL, (violation(pinned),))
+    blocking, quiet = sort_open([finding()], [result], fail_on)
+    blocks = enforcement == "block" and Severity(severity).at_least(fail_on)
+    assert would_block(pinned, fail_on) is blocks
+    assert (blocking, quiet) == (((finding(),), ()) if blocks else ((), (finding(),)))
+
+
+def test_a_manual_finding_or_one_of_a_retired_policy_blocks(tmp_path: Path) -> None:
+    pinned = policy(tmp_path, "warn")
+    results = [PolicyResult(pinned, Status.PASS)]
+    manual, retired = finding(None), finding("retired-policy", "d" * 64)
+    assert sort_open([manual, retired], results, Severity.CRITICAL) == ((manual, retired), ())
+
+
+def test_release_block_lists_each_finding(tmp_path: Path) -> None:
+    assert release_block((), "ledger") is None
+    block = release_block((finding(), finding(None, "d" * 64)), "ledger")
+    assert block is not None and block.blocking and block.status is Status.FAIL
+    assert block.policy.id == BREAK_FIX_POLICY and block.policy.enforcement is Enforcement.BLOCK
+    assert len(block.violations) == 2
+
+
+def test_has_break_fix_clause(tmp_path: Path) -> None:
+    with_clause = tmp_path / "with.yaml"
+    with_clause.write_text(register_yaml(), encoding="utf-8")
+    assert has_break_fix_clause(load_register([with_clause]))
+    without = tmp_path / "without.yaml"
+    without.write_text(
+        register_yaml().replace("clause: break-fix", "clause: security-incident"),
+        encoding="utf-8",
+    )
+    assert not has_break_fix_clause(load_register([without]))
+    assert not has_break_fix_clause(None)
+
+
+# --------------------------------------------------------------------------- fail closed
+
+
+def open_a_break_fix_finding(project: Project) -> None:
+    """A blocking images-pinned finding (break-fix control) opened by a staging run, whose
+    deployment is then removed: it is not fixed, and the next release must be blocked."""
+    project.write("policies/gate.yaml", policies_yaml(pin_enforcement="block"))
+    project.deploy(pinned=False)
+    assert cli(["check", "--env", "staging"]).code == 1
+    (project.root / "release/deploy.yaml").unlink()
+
+
+def production(*extra: str, now: dt.datetime | None = None) -> Any:
+    return cli(
+        ["check", "--env", "production", "--report", "json=out/report.json", *extra],
+        now=now or day(1),
+    )
+
+
+def assert_fails_closed(outcome: Any, project: Project, *fragments: str) -> None:
+    assert outcome.code == 2, outcome.output
+    assert "Traceback" not in outcome.output
+    text = " ".join(outcome.stdout.split())  # the text report wraps at 80 columns
+    assert "compliancegate:break-fix" in text
+    assert "break_fix: {enforce: false}" in text  # says what to do
+    for fragment in fragments:
+        assert fragment in text
+    report = json.loads((project.root / "out/report.json").read_text(encoding="utf-8"))
+    assert report["decision"] == "error"
+    (rule,) = [r for r in report["results"] if r["policy"]["id"] == "compliancegate:break-fix"]
+    assert rule["status"] == "error" and rule["blocking"]
+
+
+def test_the_open_finding_blocks_a_readable_ledger(project: Project) -> None:
+    open_a_break_fix_finding(project)
+    outcome = production()
+    assert outcome.code == 1 and "compliancegate:break-fix" in outcome.stdout
+
+
+def test_no_ledger_in_a_production_release_fails_closed(project: Project) -> None:
+    open_a_break_fix_finding(project)
+    assert_fails_closed(production("--no-ledger"), project, "--no-ledger")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"",
+        b"{",
+        b"not json at all",
+        b'{"seq": 0, "hash": "' + b"0" * 64 + b'"}',
+        b"\xff\xfe",
+    ],
+)
+def test_a_damaged_head_file_fails_closed(project: Project, damage: bytes) -> None:
+    open_a_break_fix_finding(project)
+    (project.root / LEDGER / "head.json").write_bytes(damage)
+    assert_fails_closed(production(), project)
+
+
+def test_an_edited_record_fails_closed(project: Project) -> None:
+    open_a_break_fix_finding(project)
+    records = project.root / LEDGER / "records.jsonl"
+    records.write_bytes(records.read_bytes().replace(b"nginx:latest", b"nginx:stable"))
+    assert_fails_closed(production(), project)
+
+
+def test_a_ledger_that_is_a_file_fails_closed(project: Project) -> None:
+    open_a_break_fix_finding(project)
+    project.write("not-a-folder", "x")
+    assert_fails_closed(production("--ledger", "not-a-folder"), project)
+
+
+def test_an_unreachable_remote_on_a_fresh_runner_fails_closed(
+    project: Project, tmp_path: Path
+) -> None:
+    open_a_break_fix_finding(project)
+    outcome = production("--ledger", f"git:{tmp_path}/nowhere.git#ledger")
+    assert_fails_closed(outcome, project, "no copy")
+
+
+def test_without_a_break_fix_clause_an_unreadable_ledger_is_a_notice(project: Project) -> None:
+    project.write(
+        "registers/tiny.yaml",
+        register_yaml().replace("clause: break-fix", "clause: security-incident"),
+    )
+    outcome = production("--no-ledger", "--format", "json")
+    assert outcome.code == 0, outcome.output
+    assert "ledger-unavailable" in [n["code"] for n in outcome.json()["notices"]]
+
+
+ENFORCE_OFF = """\
+apiVersion: compliancegate/v1
+kind: Config
+environments:
+  production: {production: true}
+  staging: {}
+break_fix: {enforce: false}
+"""
+
+
+def test_enforcement_off_is_said_by_every_report(project: Project) -> None:
+    open_a_break_fix_finding(project)
+    project.write("compliancegate.yaml", ENFORCE_OFF)
+    reports = [f"--report={fmt}=out/report.{fmt}" for fmt in sorted(REPORTERS)]
+    outcome = cli(["check", "--env", "production", "--no-ledger", *reports], now=day(1))
+    assert outcome.code == 0, outcome.output
+    assert "break-fix-off" in outcome.stdout
+    for fmt in REPORTERS:
+        text = (project.root / f"out/report.{fmt}").read_text(encoding="utf-8")
+        assert "break-fix enforcement is off" in text, fmt
+    # With a readable ledger too: the open finding does not block, and it is said.
+    outcome = cli(["check", "--env", "production", "--format", "json"], now=day(1))
+    assert outcome.code == 0, outcome.output
+    assert "break-fix-off" in [n["code"] for n in outcome.json()["notices"]]
+
+
+# --------------------------------------------------------------------------- environments
+
+
+PROD = """\
+apiVersion: compliancegate/v1
+kind: Config
+environments:
+  stage: {}
+  prod: {production: true}
+"""
+
+
+def test_the_declared_production_environment_is_a_release_whatever_its_name(
+    project: Project,
+) -> None:
+    project.write("compliancegate.yaml", PROD)
+    project.write("policies/gate.yaml", policies_yaml(pin_enforcement="block"))
+    project.deploy(pinned=False)
+    assert cli(["check", "--env", "stage"]).code == 1
+    (project.root / "release/deploy.yaml").unlink()
+    refused = cli(["check", "--env", "production"], now=day(1))
+    assert refused.code == 2 and "stage, prod" in refused.stderr
+    outcome = cli(["check", "--env", "prod", "--format", "json"], now=day(1))
+    assert outcome.code == 1, outcome.output
+    assert "compliancegate:break-fix" in [r["policy"]["id"] for r in outcome.json()["results"]]
+    (finding_,) = FileStore(project.root / LEDGER).snapshot(day(2)).state.findings.values()
+    assert [b.kind for b in finding_.breaches] == ["release"]
+
+
+def test_a_run_without_env_is_not_a_release(project: Project) -> None:
+    open_a_break_fix_finding(project)
+    outcome = cli(["check", "--format", "json"], now=day(1))
+    document = outcome.json()
+    assert outcome.code == 0, outcome.output
+    assert document["run"]["environment"] == "production"
+    assert "not-a-release" in [n["code"] for n in document["notices"]]
+    assert "compliancegate:break-fix" not in [r["policy"]["id"] for r in document["results"]]
+    (finding_,) = FileStore(project.root / LEDGER).snapshot(day(2)).state.findings.values()
+    assert finding_.breaches == ()
