@@ -148,3 +148,21 @@ def test_a_run_that_evaluated_nothing_that_could_block_is_exit_2(
     assert "nothing-evaluated" in [n["code"] for n in document["notices"]]
     text = check(cg, *args)
     assert text.code == 2 and "nothing-evaluated" in text.stdout
+
+
+def test_init_declares_production_and_its_commented_settings_load(
+    gate_project: Any, cg_inprocess: Any
+) -> None:
+    from compliancegate.cli.init import TEMPLATE
+    from compliancegate.loading.config import load_config
+
+    assert cg_inprocess("init").code == 0
+    config = load_config(gate_project.root / "compliancegate.yaml")
+    assert config.declared == ("production", "staging") and config.production == "production"
+    assert config.break_fix_enforced and config.environment is None
+    uncommented = TEMPLATE.replace("# break_fix:", "break_fix:").replace(
+        "# environment: staging", "environment: staging"
+    )
+    gate_project.write("other.yaml", uncommented)
+    other = load_config(gate_project.root / "other.yaml")
+    assert not other.break_fix_enforced and other.environment == "staging"

@@ -303,3 +303,63 @@ def test_a_run_without_env_is_not_a_release(project: Project) -> None:
     assert "compliancegate:break-fix" not in [r["policy"]["id"] for r in document["results"]]
     (finding_,) = FileStore(project.root / LEDGER).snapshot(day(2)).state.findings.values()
     assert finding_.breaches == ()
+
+
+# --------------------------------------------------------------------------- observation
+
+
+def run_at(project: Project, at: dt.datetime, env: str = "staging") -> Any:
+    outcome = cli(["check", "--env", env, "--format", "json"], now=at)
+    return outcome
+
+
+def cve_findings(project: Project) -> list[Any]:
+    state = FileStore(project.root / LEDGER).snapshot(day(30)).state
+    return [f for f in state.findings.values() if f.policy == "no-critical-vulns"]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "{",  # the scan cannot be parsed
+        '{"vulnerabilities": [{"id": "CVE-1", "severity": "critical"}',  # truncated
+        "\ufeff\x00binary",  # not JSON at all
+    ],
+)
+def test_a_policy_that_errors_does_not_resolve_its_open_findings(
+    project: Project, broken: str
+) -> None:
+    project.scan("CVE-1")
+    assert run_at(project, day(0)).code == 1
+    (opened,) = cve_findings(project)
+    project.write("release/scan.json", broken)
+    errored = run_at(project, day(1))
+    assert errored.code == 2, errored.output
+    (still,) = cve_findings(project)
+    assert still.id == opened.id and still.live and still.resolved_at is None
+    run = [r for r in errored.json()["results"] if r["policy"]["id"] == "no-critical-vulns"]
+    assert run[0]["status"] == "error"
+    project.scan()
+    assert run_at(project, day(2)).code == 0
+    (fixed,) = cve_findings(project)
+    assert not fixed.live  # a complete evaluation without the violation resolves it
+
+
+def test_an_errored_policy_does_not_fix_a_break_fix_finding(project: Project) -> None:
+    """The break-fix finding of a block policy that errors in the release stays open and
+    blocks (the error already makes the decision error; the finding is listed too)."""
+    project.write("policies/gate.yaml", policies_yaml(pin_enforcement="block"))
+    project.deploy(pinned=False)
+    assert run_at(project, day(0)).code == 1
+    project.write("release/deploy.yaml", "spec: [unclosed\n")
+    outcome = run_at(project, day(1), env="production")
+    assert outcome.code == 2, outcome.output
+    results = {r["policy"]["id"]: r for r in outcome.json()["results"]}
+    assert results["images-pinned"]["status"] == "error"
+    assert results["compliancegate:break-fix"]["status"] == "fail"
+    (finding_,) = [
+        f
+        for f in FileStore(project.root / LEDGER).snapshot(day(2)).state.findings.values()
+        if f.policy == "images-pinned"
+    ]
+    assert finding_.live and [b.kind for b in finding_.breaches] == ["release"]
