@@ -294,10 +294,13 @@ def _break_fix(
             raise UsageError("this production release reads no ledger (--no-ledger)")
         found = source.open_break_fix()
     except CompliancegateError as exc:
+        detail = exc.message
+        if exc.file and exc.file not in detail:
+            detail = f"{exc.file}: {detail}"
         if not clause:
-            text = f"open break-fix findings could not be read, so none blocked: {exc.message}"
+            text = f"open break-fix findings could not be read, so none blocked: {detail}"
             return decision, [Notice("ledger-unavailable", text, exc.file)]
-        reason = f"open break-fix findings could not be read: {exc.message}"
+        reason = f"open break-fix findings could not be read: {detail}"
         results.append(unreadable_result(reason, ledger, BREAK_FIX_OFF_HINT))
         return Decision.ERROR, []
     blocking, quiet = sort_open(found, results, settings.fail_on)

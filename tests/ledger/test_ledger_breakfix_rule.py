@@ -363,3 +363,26 @@ def test_an_errored_policy_does_not_fix_a_break_fix_finding(project: Project) ->
         if f.policy == "images-pinned"
     ]
     assert finding_.live and [b.kind for b in finding_.breaches] == ["release"]
+
+
+def test_the_github_annotations_keep_the_enforcement_notice_when_the_budget_is_full() -> None:
+    from compliancegate.model import CheckReport, Coverage, Decision, Notice
+    from compliancegate.reporters.github import GitHubReporter
+
+    many = [Notice("waiver-unused", f"waiver w{i} matched nothing") for i in range(12)]
+    off = Notice("break-fix-off", "break-fix enforcement is off (break_fix: {enforce: false})")
+    report = CheckReport(
+        run_id="r",
+        started_at=DAY0,
+        environment="production",
+        fail_on=Severity.LOW,
+        decision=Decision.COMPLIANT,
+        results=(),
+        notices=(*many, off),
+        coverage=Coverage(0, 0, ()),
+        paths=(),
+        tool_version="0",
+    )
+    for limit in (2, 3, 10):
+        text = GitHubReporter(limit=limit).render(report)
+        assert "break-fix enforcement is off" in text, limit
