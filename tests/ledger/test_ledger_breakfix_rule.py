@@ -386,3 +386,168 @@ def test_the_github_annotations_keep_the_enforcement_notice_when_the_budget_is_f
     for limit in (2, 3, 10):
         text = GitHubReporter(limit=limit).render(report)
         assert "break-fix enforcement is off" in text, limit
+
+
+# --------------------------------------------------------------------------- the rule's result
+
+
+def test_the_block_result_is_exact() -> None:
+    from compliancegate.engine.conditions import Condition
+    from compliancegate.engine.evaluation import fingerprint
+    from compliancegate.model import InputSpec, Location
+
+    moderate = finding("images-pinned", "a" * 64)
+    high = OpenBreakFix(
+        "def456",
+        "b" * 64,
+        None,
+        "manual: the backup job is off",
+        (ControlRef("tiny:CFG-2"), ControlRef("tiny:CFG-1")),
+        Severity.HIGH,
+        dt.datetime(2026, 3, 2, 23, 30, tzinfo=dt.UTC),
+    )
+    block = release_block((moderate, high), "git:ledger#x")
+    assert block is not None
+    rule = block.policy
+    assert rule.id == BREAK_FIX_POLICY == "compliancegate:break-fix"
+    assert rule.title == "Break-fix findings are fixed before the next production release"
+    assert rule.description == (
+        "A finding under a break-fix clause must be resolved before production."
+    )
+    assert rule.controls == ("tiny:CFG-1", "tiny:CFG-2")  # each once, in order
+    # max by rank: "moderate" sorts after "high" as a string, not as a severity
+    assert rule.severity is Severity.HIGH
+    assert rule.enforcement is Enforcement.BLOCK and rule.required is True
+    assert rule.environments == ("production",)
+    assert rule.input == InputSpec(kind="ledger") and isinstance(rule.rule, Condition)
+    assert rule.file == "git:ledger#x"
+    assert (block.status, block.blocking, block.error) == (Status.FAIL, True, None)
+    first, second = block.violations
+    assert first.fingerprint == fingerprint(BREAK_FIX_POLICY, "ledger", "abc123")
+    assert second.fingerprint == fingerprint(BREAK_FIX_POLICY, "ledger", "def456")
+    assert (first.policy, first.controls, first.severity) == (
+        BREAK_FIX_POLICY,
+        ("tiny:CFG-1",),
+        Severity.MODERATE,
+    )
+    assert first.message == (
+        "break-fix finding abc123 (open since 2026-03-02, policy images-pinned) is not "
+        "fixed: container web uses nginx:latest"
+    )
+    assert first.remediation == (
+        "Fix it before releasing to production: a run that evaluates policy images-pinned "
+        "and passes resolves it (compliancegate findings show abc123)"
+    )
+    assert second.message == (
+        "break-fix finding def456 (open since 2026-03-02) is not fixed: "
+        "manual: the backup job is off"
+    )
+    assert second.remediation == (
+        "Fix it before releasing to production: a run that evaluates it and passes "
+        "resolves it (compliancegate findings show def456)"
+    )
+    for v in (first, second):
+        assert (v.location, v.kind, v.waiver) == (Location("git:ledger#x"), "ledger", None)
+    low_and_critical = release_block(
+        (finding(), OpenBreakFix("c", "c", None, "t", (), Severity.CRITICAL, DAY0)), "l"
+    )
+    assert low_and_critical is not None and low_and_critical.policy.severity is Severity.CRITICAL
+
+
+def test_the_day_a_finding_opened_is_the_utc_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """23:30 UTC is already the next day east of Greenwich: the message says the UTC day,
+    whatever the runner's time zone."""
+    import time
+
+    late = OpenBreakFix(
+        "late",
+        "l" * 64,
+        None,
+        "t",
+        (),
+        Severity.LOW,
+        dt.datetime(2026, 3, 2, 23, 30, tzinfo=dt.UTC),
+    )
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+    time.tzset()
+    try:
+        block = release_block((late,), "ledger")
+        assert block is not None and "open since 2026-03-02" in block.violations[0].message
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_the_unreadable_result_is_an_errored_blocking_rule() -> None:
+    from compliancegate.ledger.breakfix import unreadable_result
+
+    result = unreadable_result("could not read: x", "ledger-dir", "do this")
+    assert (result.status, result.blocking, result.violations) == (Status.ERROR, True, ())
+    assert result.error == "could not read: x; do this"
+    assert result.policy.id == BREAK_FIX_POLICY and result.policy.severity is Severity.CRITICAL
+    assert result.policy.controls == () and result.policy.file == "ledger-dir"
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 6, 7])
+def test_the_notice_for_findings_that_do_not_block(count: int) -> None:
+    from compliancegate.ledger.breakfix import quiet_notice
+
+    quiet = [finding(f"p{i}", str(i) * 64) for i in range(count)]
+    notice = quiet_notice(quiet)
+    assert notice.code == "break-fix-open" and notice.file is None
+    shown = ", ".join(f"abc123 (p{i})" for i in range(min(count, 5)))
+    more = f" and {count - 5} more" if count > 5 else ""
+    assert notice.message == (
+        f"{count} open break-fix finding(s) of policies that do not block "
+        f"(warn, audit or below --fail-on) are not fixed: {shown}{more}"
+    )
+
+
+def test_every_open_finding_is_sorted_whatever_comes_before_it(tmp_path: Path) -> None:
+    """A fixed or waived finding early in the list does not end the sorting."""
+    block_policy, warn_policy = policy(tmp_path), policy(tmp_path, "warn", "high")
+    fixed = finding("images-pinned", "1" * 64)
+    waived = finding("images-pinned", "2" * 64)
+    unfixed = finding("images-pinned", "3" * 64)
+    results = [
+        PolicyResult(
+            block_policy,
+            Status.FAIL,
+            (violation(block_policy, "2" * 64, waived=True), violation(block_policy, "3" * 64)),
+        )
+    ]
+    assert sort_open([fixed, waived, unfixed], results, Severity.LOW) == ((unfixed,), ())
+    assert sort_open([waived, fixed, unfixed], results, Severity.LOW) == ((unfixed,), ())
+    warn_results = [PolicyResult(warn_policy, Status.FAIL, (violation(warn_policy, "3" * 64),))]
+    manual = finding(None, "4" * 64)
+    assert sort_open([unfixed, manual], warn_results, Severity.LOW) == ((manual,), (unfixed,))
+
+
+def test_only_open_break_fix_findings_are_read_from_the_ledger(project: Project) -> None:
+    from compliancegate.ledger.breakfix import open_break_fix
+
+    project.scan("CVE-1")  # no-critical-vulns: security-incident, not break-fix
+    project.deploy(pinned=False)  # images-pinned: break-fix
+    cli(["check", "--env", "staging"], now=day(0))
+    state = FileStore(project.root / LEDGER).snapshot(day(1)).state
+    assert len(state.live()) == 2
+    (found,) = open_break_fix(state)
+    live = {f.policy: f for f in state.live()}["images-pinned"]
+    assert found == OpenBreakFix(
+        finding=live.id,
+        fingerprint=live.fingerprint,
+        policy=PolicyId("images-pinned"),
+        title="container web uses nginx:latest",
+        controls=(ControlRef("tiny:CFG-1"),),
+        severity=Severity.MODERATE,
+        opened_at=day(0),
+    )
+    project.write(
+        "waivers.yaml",
+        "apiVersion: compliancegate/v1\nkind: Waivers\nwaivers:\n"
+        "  - {policy: images-pinned, reason: r, approved_by: a, expires: '2030-01-01'}\n",
+    )
+    cli(["check", "--env", "staging", "--waivers", "waivers.yaml"], now=day(2))
+    state = FileStore(project.root / LEDGER).snapshot(day(3)).state
+    assert open_break_fix(state) == ()  # waived: excepted
+    assert len(state.live()) == 2
