@@ -529,3 +529,45 @@ def test_an_error_whose_violations_are_all_waived_stays_an_error(
     assert out[0].status is Status.ERROR
     assert all(v.waived for v in out[0].violations)
     assert decide([*out, anchor(make_policy)], Severity.LOW)[1] is Decision.ERROR
+
+
+def test_the_notices_of_unknown_and_unused_waivers_name_the_waiver_and_its_line(
+    evaluated: tuple[list[PolicyResult], dict[str, Any]], write: Write
+) -> None:
+    found = waivers(
+        write,
+        """\
+  - id: w-unknown
+    policy: no-such-policy
+    reason: r
+    approved_by: a
+    expires: "2026-12-31"
+  - id: w-unused
+    policy: p
+    match: {name: nobody}
+    reason: r
+    approved_by: a
+    expires: "2026-12-31"
+""",
+    )
+    _, notices = apply(evaluated, found)
+    unknown, unused = notices
+    assert (unknown.code, unknown.line) == ("waiver-unknown-policy", 4)
+    assert (
+        unknown.message == "waiver w-unknown names policy 'no-such-policy', which was not evaluated"
+    )
+    assert (unused.code, unused.line) == ("waiver-unused", 9)
+    assert unused.message == "waiver w-unused for p matched no violation in this run"
+    assert unknown.file == unused.file == found[0].file and found[0].file.endswith("waivers.yaml")
+
+
+def test_a_result_without_violations_is_never_made_waived(
+    make_policy: MakePolicy, write: Write
+) -> None:
+    """Waivers change only violations: a result that has none (whatever its status) is
+    returned as it came, even with a waiver that covers every item of its policy."""
+    found = waivers(write, WAIVER)
+    for status in Status:
+        result = result_for(make_policy, status)
+        out, _ = apply_waivers([result], {}, found, today=TODAY, environment=None)
+        assert out == [result]

@@ -87,26 +87,27 @@ def violation(policy: Policy, n: int, waiver: Waiver | None = None) -> Violation
 def report(setup: tuple[dict[str, Policy], Register], *, release: bool = True) -> CheckReport:
     policies, register = setup
     p = policies
+    open_finding = OpenBreakFix(
+        "f1", "x", None, "manual", (ControlRef("tiny:CFG-1"),), Severity.LOW, DAY0
+    )
+    block = release_block([open_finding], "ledger")
+    assert block is not None
     results = [
         PolicyResult(p["passes"], Status.PASS),
+        block,  # the gate's own rule, wherever it is, is not a policy
         PolicyResult(p["fails"], Status.FAIL, (violation(p["fails"], 1),), blocking=True),
         PolicyResult(p["errors"], Status.ERROR, (violation(p["errors"], 1),), error="broken"),
         PolicyResult(p["skipped"], Status.NOT_APPLICABLE),
         PolicyResult(p["waived"], Status.WAIVED, (violation(p["waived"], 1, WAIVER),)),
         PolicyResult(p["two"], Status.FAIL, (violation(p["two"], 1), violation(p["two"], 2))),
     ]
-    open_finding = OpenBreakFix(
-        "f1", "x", None, "manual", (ControlRef("tiny:CFG-1"),), Severity.LOW, DAY0
-    )
-    block = release_block([open_finding], "ledger")
-    assert block is not None
     return CheckReport(
         run_id="run-7",
         started_at=DAY0,
         environment="prod",
         fail_on=Severity.MODERATE,
         decision=Decision.ERROR,
-        results=(*results, block),
+        results=(*results, block),  # and at the end
         notices=(),
         coverage=Coverage(0, 0, ()),
         paths=("release",),
@@ -252,3 +253,23 @@ def test_run_context_reads_the_process_environment_by_default(
     monkeypatch.setenv("COMPLIANCEGATE_PIPELINE", "from-env")
     monkeypatch.setenv("GITHUB_REF_NAME", "env-branch")
     assert run_context(tmp_path / "plain") == RunContext(None, "env-branch", "from-env")
+
+
+@pytest.mark.parametrize(
+    "error", [OSError(5, "Input/output error"), ValueError("bad ref"), PermissionError(13, "no")]
+)
+def test_a_repository_that_cannot_be_read_leaves_the_run_without_a_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    """An I/O error reading the refs (a flaky network file system, a hostile ``.git``) must
+    not stop the run from being recorded: it simply has no commit."""
+    import git as gitpython
+
+    repository(tmp_path / "repo")
+
+    def fail(*args: object, **kwargs: object) -> str:
+        raise error
+
+    monkeypatch.setattr(gitpython.SymbolicReference, "dereference_recursive", fail)
+    context = run_context(tmp_path / "repo", {"GITHUB_REF_NAME": "ci-branch"})
+    assert context == RunContext(None, "ci-branch", None)
