@@ -105,8 +105,13 @@ def environment_of(flag: str | None, config: Config) -> str:
     gate that silently skipped the policies restricted to production whenever the flag is
     forgotten would fail open. It is not a production release, though (see ``resolve``).
     """
-    environment = flag or config.environment or config.production
     declared = config.declared
+    if flag == "":
+        # An unset CI variable (--env "$DEPLOY_ENV") must not quietly become "no --env".
+        raise UsageError(
+            "--env is empty", hint=f"name a declared environment: {', '.join(declared)}"
+        )
+    environment = flag or config.environment or config.production
     if environment not in declared:
         near = [d for d in declared if d.casefold() == environment.casefold()]
         from compliancegate.loading.documents import display

@@ -166,3 +166,10 @@ def test_init_declares_production_and_its_commented_settings_load(
     gate_project.write("other.yaml", uncommented)
     other = load_config(gate_project.root / "other.yaml")
     assert not other.break_fix_enforced and other.environment == "staging"
+
+
+def test_an_empty_env_is_refused_not_read_as_no_env(gate_project: Any, cg_inprocess: Any) -> None:
+    """``--env "$DEPLOY_ENV"`` with the variable unset must not become a run without --env."""
+    outcome = check(cg_inprocess, "--env", "")
+    assert outcome.code == 2, outcome.output
+    assert "--env is empty" in outcome.stderr and "production" in outcome.stderr
