@@ -10,10 +10,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from compliancegate import __version__
-from compliancegate.errors import UsageError
+from compliancegate.errors import CompliancegateError, LoadError, UsageError
 from compliancegate.model import (
     PRODUCTION_ENVIRONMENT,
     CheckReport,
@@ -21,10 +21,15 @@ from compliancegate.model import (
     Decision,
     Notice,
     OpenBreakFix,
+    Policy,
+    PolicyResult,
     Register,
     Severity,
     Waiver,
 )
+
+if TYPE_CHECKING:
+    from compliancegate.loading.config import Config
 
 NOW_VARIABLE = "COMPLIANCEGATE_NOW"
 """An ISO 8601 instant that replaces the clock (reproducible runs and tests); reported in
@@ -57,15 +62,10 @@ def current_time() -> tuple[dt.datetime, bool]:
     return wall_clock(), False
 
 
-def is_production(environment: str | None) -> bool:
-    """Whether a run in ``environment`` is a production release."""
-    return environment == PRODUCTION_ENVIRONMENT
-
-
-def refuse_clock_override(override: ClockOverride | None, environment: str | None) -> None:
+def refuse_clock_override(override: ClockOverride | None, release: bool) -> None:
     """A production release is judged at the real time: ``UsageError`` (exit 2) when the
-    clock is overridden in a production run."""
-    if override is not None and is_production(environment):
+    clock is overridden in a production release."""
+    if override is not None and release:
         raise UsageError(
             f"{NOW_VARIABLE}={override.value} replaces the clock, which a production run "
             f"refuses: expired waivers would apply again and the ledger would be backdated",
@@ -118,7 +118,7 @@ class Resolved:
     policies: tuple[Path, ...]
     registers: tuple[Path, ...]
     waivers: Path | None
-    environment: str | None
+    environment: str
     fail_on: Severity
     ledger: str | None
     excludes: tuple[str, ...]
@@ -128,23 +128,61 @@ class Resolved:
     """(format, file) reports the config asks for on every run."""
     git_base: str | None = None
     """The ref git's ``changed_files`` compare against; None: the previous tag."""
+    production: bool = False
+    """``environment`` is the declared production environment."""
+    release: bool = False
+    """A production release: the production environment was named (``--env`` or the
+    config's ``environment:``). Only a release applies the break-fix rule."""
+    declared: tuple[str, ...] = (PRODUCTION_ENVIRONMENT,)
+    """The environment names the config declares (policies are checked against them)."""
+    break_fix_enforced: bool = True
+    """False when the config turns the break-fix rule off (every report then says so)."""
+    config: str | None = None
+    """The config file, as shown to users (None without one)."""
+
+
+def environment_of(flag: str | None, config: Config) -> str:
+    """The environment the run is evaluated for: ``--env``, else the config's
+    ``environment:``, else the production environment. Refuses a name the config does not
+    declare.
+
+    With neither, the run is evaluated as production (its policies and its settings): a
+    gate that silently skipped the policies restricted to production whenever the flag is
+    forgotten would fail open. It is not a production release, though (see ``resolve``).
+    """
+    declared = config.declared
+    if flag == "":
+        # An unset CI variable (--env "$DEPLOY_ENV") must not quietly become "no --env".
+        raise UsageError(
+            "--env is empty", hint=f"name a declared environment: {', '.join(declared)}"
+        )
+    environment = flag or config.environment or config.production
+    if environment not in declared:
+        near = [d for d in declared if d.casefold() == environment.casefold()]
+        from compliancegate.loading.documents import display
+
+        where = f"in {display(config.file)}" if config.file is not None else "without a config"
+        raise UsageError(
+            f"environment {environment!r} is not declared (declared {where}: "
+            f"{', '.join(declared)})",
+            hint=(
+                f"did you mean --env {near[0]}? Names are exact"
+                if near
+                else "declare it under environments: in compliancegate.yaml, or fix --env"
+            ),
+        )
+    return environment
 
 
 def resolve(options: CheckOptions) -> Resolved:
     """Flags override the environment's settings, which override the config's."""
     from compliancegate.artifacts.selection import DEFAULT_EXCLUDES
     from compliancegate.loading.config import find_config
+    from compliancegate.loading.documents import display
 
     config = find_config(options.config)
-    environment = options.environment or config.environment
-    env = config.environments.get(environment or "")
-    if environment and config.environments and env is None:
-        raise UsageError(
-            f"environment {environment!r} is not in the config's environments "
-            f"({', '.join(sorted(config.environments))})",
-            hint="add it under environments: in compliancegate.yaml, or fix --env",
-        )
-    refuse_clock_override(options.clock_override, environment)
+    environment = environment_of(options.environment, config)
+    env = config.environments.get(environment)
 
     def pick(
         flag: tuple[Path, ...],
@@ -187,6 +225,10 @@ def resolve(options: CheckOptions) -> Resolved:
         # refused before the run, not found out after it.
         check_location(ledger)
 
+    # Only a run that names production is a release: one that merely defaulted to it
+    # must not claim in the ledger that a release ran (nor block on break-fix findings).
+    release = environment == config.production and bool(options.environment or config.environment)
+    refuse_clock_override(options.clock_override, release)
     return Resolved(
         paths=paths,
         policies=policies,
@@ -202,6 +244,11 @@ def resolve(options: CheckOptions) -> Resolved:
         max_artifact_bytes=config.max_artifact_bytes,
         reports=config.reports,
         git_base=options.git_base or config.git_base,
+        production=environment == config.production,
+        release=release,
+        declared=config.declared,
+        break_fix_enforced=config.break_fix_enforced,
+        config=None if config.file is None else display(config.file),
     )
 
 
@@ -209,7 +256,8 @@ class BreakFixSource(Protocol):
     """Where a production run learns which break-fix findings are open (the ledger)."""
 
     def open_break_fix(self) -> Sequence[OpenBreakFix]:
-        """The open break-fix findings; none when they cannot be known."""
+        """The open break-fix findings; ``CompliancegateError`` when they cannot be known
+        (an unreadable or corrupted ledger, a remote this runner has never read)."""
         ...
 
 
@@ -224,6 +272,112 @@ def hidden_notices(policies: Sequence[Path], register: Register | None) -> list[
         Notice("hidden-file-skipped", hidden_message(path, what), display(path))
         for path, what in hidden
     ]
+
+
+def environment_notices(
+    policies: Sequence[Policy], waivers: Sequence[Waiver], declared: Sequence[str]
+) -> list[Notice]:
+    """Policies and waivers that name environments the config does not declare.
+
+    A policy restricted only to undeclared names could never apply (a misspelled
+    ``environments: [prodution]`` would silently switch it off): that is a load error.
+    One that also names a declared environment, and a waiver (which then simply never
+    applies, so nothing is let through), get a notice.
+    """
+    notices = []
+    for policy in policies:
+        unknown = [e for e in policy.environments or () if e not in declared]
+        if not unknown:
+            continue
+        if len(unknown) == len(policy.environments or ()):
+            raise LoadError(
+                f"environments: {', '.join(unknown)} not declared, so the policy could never "
+                f"apply (declared: {', '.join(declared)})",
+                file=policy.file,
+                line=policy.line,
+                subject=policy.id,
+                hint="fix the name, or declare the environment under environments: in the config",
+            )
+        notices.append(
+            Notice(
+                "undeclared-environment",
+                f"policy {policy.id} names environment(s) {', '.join(unknown)}, which are not "
+                f"declared (declared: {', '.join(declared)})",
+                policy.file,
+                policy.line,
+            )
+        )
+    for waiver in waivers:
+        unknown = [e for e in waiver.environments or () if e not in declared]
+        if unknown:
+            notices.append(
+                Notice(
+                    "undeclared-environment",
+                    f"waiver {waiver.id} names environment(s) {', '.join(unknown)}, which are "
+                    f"not declared (declared: {', '.join(declared)}); it never applies there",
+                    waiver.file,
+                    waiver.line,
+                )
+            )
+    return notices
+
+
+BREAK_FIX_OFF_HINT = (
+    "give the run a readable ledger (--ledger LOCATION), or, to release without the "
+    "break-fix rule, set break_fix: {enforce: false} in the config"
+)
+
+
+def _break_fix(
+    settings: Resolved,
+    register: Register | None,
+    source: BreakFixSource | None,
+    results: list[PolicyResult],
+    decision: Decision,
+) -> tuple[Decision, list[Notice]]:
+    """Apply the break-fix rule to a production release: append its result to
+    ``results`` and return the new decision and the notices."""
+    from compliancegate.ledger.breakfix import (
+        has_break_fix_clause,
+        quiet_notice,
+        release_block,
+        sort_open,
+        unreadable_result,
+    )
+
+    clause = has_break_fix_clause(register)
+    if not settings.break_fix_enforced:
+        if not clause:
+            return decision, []
+        where = f" in {settings.config}" if settings.config else ""
+        text = (
+            f"break-fix enforcement is off (break_fix: {{enforce: false}}{where}): open "
+            "break-fix findings were not checked and did not block this production release"
+        )
+        return decision, [Notice("break-fix-off", text, settings.config)]
+    ledger = settings.ledger or "ledger"
+    try:
+        if source is None:
+            raise UsageError("this production release reads no ledger (--no-ledger)")
+        found = source.open_break_fix()
+    except CompliancegateError as exc:
+        detail = exc.message
+        if exc.file and exc.file not in detail:
+            detail = f"{exc.file}: {detail}"
+        if not clause:
+            text = f"open break-fix findings could not be read, so none blocked: {detail}"
+            return decision, [Notice("ledger-unavailable", text, exc.file)]
+        reason = f"open break-fix findings could not be read: {detail}"
+        results.append(unreadable_result(reason, ledger, BREAK_FIX_OFF_HINT))
+        return Decision.ERROR, []
+    blocking, quiet = sort_open(found, results, settings.fail_on)
+    notices = [quiet_notice(quiet)] if quiet else []
+    block = release_block(blocking, ledger)
+    if block is not None:
+        results.append(block)
+        if decision is Decision.COMPLIANT:
+            decision = Decision.BLOCKED
+    return decision, notices
 
 
 def register_notices(register: Register, today: dt.date) -> list[Notice]:
@@ -251,7 +405,7 @@ def run_check(
 ) -> CheckReport:
     """Load everything, evaluate every policy, apply waivers and decide.
 
-    In a production run, ``break_fix`` names the open break-fix findings: those this run
+    In a production release, ``break_fix`` names the open break-fix findings: those this run
     does not fix block the release (one extra blocking result, ``compliancegate:break-fix``).
 
     Raises ``CompliancegateError`` (exit 2) before evaluating anything when a register,
@@ -261,7 +415,7 @@ def run_check(
     from compliancegate.artifacts.selection import ArtifactStore
     from compliancegate.artifacts.source import DEFAULT_MAX_BYTES
     from compliancegate.engine.conditions import EvalContext
-    from compliancegate.engine.decision import coverage, decide
+    from compliancegate.engine.decision import counts_as_evaluated, coverage, decide
     from compliancegate.engine.evaluation import evaluate_policy
     from compliancegate.engine.waivers import apply_waivers
     from compliancegate.loading.documents import display
@@ -275,7 +429,7 @@ def run_check(
             options = dataclasses.replace(options, now=options.clock_override.now)
     started = options.now or wall_clock()
     settings = settings or resolve(options)
-    refuse_clock_override(options.clock_override, settings.environment)
+    refuse_clock_override(options.clock_override, settings.release)
     register = load_register(settings.registers) if settings.registers else None
     policy_set = load_policies(settings.policies, register)
     if not policy_set.policies:
@@ -288,6 +442,7 @@ def run_check(
     if options.clock_override is not None:
         notices.append(override_notice(options.clock_override))
     notices.extend(hidden_notices(policy_set.hidden, register))
+    notices.extend(environment_notices(policy_set.policies, waivers, settings.declared))
     if register is None:
         notices.append(Notice("no-register", "no register given: policy controls were not checked"))
     else:
@@ -319,14 +474,27 @@ def run_check(
     )
     notices.extend(waiver_notices)
     decided, decision = decide(waived, settings.fail_on)
-    if break_fix is not None and settings.environment == PRODUCTION_ENVIRONMENT:
-        from compliancegate.ledger.breakfix import release_block
-
-        block = release_block(break_fix.open_break_fix(), decided, settings.ledger or "ledger")
-        if block is not None:
-            decided.append(block)
-            if decision is Decision.COMPLIANT:
-                decision = Decision.BLOCKED
+    if not any(counts_as_evaluated(r, settings.fail_on) for r in decided):
+        notices.append(
+            Notice(
+                "nothing-evaluated",
+                "no policy that could block the release was evaluated (every block policy at "
+                f"or above {settings.fail_on} was not applicable or errored), so this run "
+                f"cannot say it is compliant in {settings.environment}",
+            )
+        )
+    if settings.release:
+        decision, more = _break_fix(settings, register, break_fix, decided, decision)
+        notices.extend(more)
+    elif settings.production:
+        notices.append(
+            Notice(
+                "not-a-release",
+                f"no --env was given: evaluated as {settings.environment} (its policies and "
+                "settings apply), but not as a production release, so open break-fix "
+                f"findings were not checked; release with --env {settings.environment}",
+            )
+        )
     return CheckReport(
         run_id=options.run_id or uuid.uuid4().hex,
         started_at=started,
@@ -341,4 +509,5 @@ def run_check(
         ledger=settings.ledger,
         register=register,
         clock_override=options.clock_override,
+        release=settings.release,
     )

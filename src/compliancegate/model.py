@@ -80,7 +80,8 @@ class Decision(StrEnum):
 
 
 PRODUCTION_ENVIRONMENT = "production"
-"""The ``--env`` whose runs are production releases: break-fix findings are due before one."""
+"""The production environment's name when the config declares none (``production: true``
+marks another): its runs are releases, and break-fix findings are due before one."""
 
 
 # --------------------------------------------------------------------------- register
@@ -224,6 +225,9 @@ class Waiver:
     environments: tuple[str, ...] | None
     file: str
     line: int | None = None
+    missing_evidence: bool = False
+    """True: the waiver covers only the policy's "missing evidence" failure (and nothing
+    else); no other waiver ever covers it."""
 
     def expired(self, today: dt.date) -> bool:
         """A waiver is valid through its ``expires`` day and void the day after."""
@@ -376,6 +380,9 @@ class CheckReport:
     from it); None when no register was given."""
     clock_override: ClockOverride | None = None
     """Set when ``COMPLIANCEGATE_NOW`` replaced the clock of this run."""
+    release: bool = False
+    """Whether the run is a production release: ``environment`` is the declared production
+    environment and was named (``--env`` or the config's ``environment:``)."""
 
     @property
     def violations(self) -> tuple[Violation, ...]:

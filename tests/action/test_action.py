@@ -185,7 +185,8 @@ def test_compliant_release_passes_with_warnings_and_notices(
     write_tiny_project(workspace, PASSING_SCAN)
     runner = action_env.runner(workspace)
     runner.base_env.pop("COMPLIANCEGATE_NOW")  # production refuses a replaced clock
-    run = runner.run({"ledger": "none", "environment": "production"})
+    # A production release reads the ledger (break-fix findings): a fresh folder here.
+    run = runner.run({"ledger": ".compliancegate/ledger", "environment": "production"})
     assert not run.failed
     assert run.step("check").exit_code == 0
     report = json_report(run)
@@ -405,10 +406,13 @@ def test_inputs_are_data_never_code(action_env: ActionEnv, workspace: Path) -> N
         {"environment": environment, "extra-args": f"--run-id {run_id}", "ledger": "none"}
     )
     assert list(workspace.glob("pwned*")) == []
+    # Not a declared environment: refused, with the name quoted as data.
+    assert run.exit_code == 2, run.step("check").stdout
+    assert repr(environment) in run.step("check").stdout + run.step("check").stderr
+    run = action_env.runner(workspace).run({"extra-args": f"--run-id {run_id}", "ledger": "none"})
+    assert list(workspace.glob("pwned*")) == []
     assert run.exit_code == 0, run.step("check").stdout
-    report = json_report(run)
-    assert report["run"]["environment"] == environment
-    assert report["run"]["id"] == run_id
+    assert json_report(run)["run"]["id"] == run_id
 
 
 def test_paths_one_per_line_and_report_file_inputs(action_env: ActionEnv, workspace: Path) -> None:

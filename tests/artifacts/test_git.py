@@ -737,7 +737,8 @@ def test_gate_outside_a_repository_is_missing_evidence(tmp_path: Path) -> None:
     report = gate(tmp_path, CLEAN_TREE, [tmp_path / "release"])
     (result,) = report.results
     assert result.status is Status.NOT_APPLICABLE
-    assert report.decision is Decision.COMPLIANT
+    # (with nothing else evaluated, the run judged nothing: not compliant)
+    assert report.decision is Decision.ERROR
     # ...and a required one fails: it never passes where there are no commits.
     required = CLEAN_TREE.replace("required: false", "required: true")
     report = gate(tmp_path, required, [tmp_path / "release"])

@@ -259,20 +259,36 @@ def test_warn_and_audit_policies_never_block(gate_project: Any, cg: Any) -> None
 # --------------------------------------------------------------------------- environments
 
 
-def test_environment_scoped_policy_is_not_applicable_without_env(
+def test_without_env_production_policies_apply_but_it_is_not_a_release(
     gate_project: Any, cg_inprocess: Any
 ) -> None:
+    """No --env evaluates production's policies (skipping them would fail open), but the
+    run does not claim to be a production release."""
     cg = cg_inprocess
     gate_project.write_scan(signed=False)
     outcome = check(cg, "--format", "json")
-    assert outcome.code == 0, outcome.output
-    assert results_by_id(outcome.json())["prod-scan-signed"]["status"] == "not_applicable"
+    assert outcome.code == 1, outcome.output
+    document = outcome.json()
+    assert results_by_id(document)["prod-scan-signed"]["status"] == "fail"
+    assert document["run"]["environment"] == "production"
+    assert "not-a-release" in [n["code"] for n in document["notices"]]
+
+
+ENVIRONMENTS = """\
+apiVersion: compliancegate/v1
+kind: Config
+environments:
+  production: {production: true}
+  staging: {}
+break_fix: {enforce: false}
+"""
 
 
 @pytest.mark.parametrize(("env", "expected"), [("production", 1), ("staging", 0)])
 def test_env_flag_selects_environment_policies(
     gate_project: Any, cg: Any, env: str, expected: int
 ) -> None:
+    gate_project.write("compliancegate.yaml", ENVIRONMENTS)
     gate_project.write_scan(signed=False)
     # Production refuses COMPLIANCEGATE_NOW: the subprocess run uses the real clock.
     real_clock = {"COMPLIANCEGATE_NOW": ""} if env == "production" else None
@@ -291,9 +307,10 @@ policies: [policies]
 registers: [registers]
 paths: [release]
 fail_on: high
+environment: staging
 environments:
   production: {fail_on: low}
-  staging: {fail_on: critical}
+  staging: {}
 """
 
 
@@ -305,6 +322,7 @@ def test_config_in_cwd_is_picked_up(gate_project: Any, cg: Any, gate_snippets: A
     assert outcome.code == 0, outcome.output  # config: fail_on high, the failure is moderate
     document = outcome.json()
     assert document["run"]["fail_on"] == "high"
+    assert document["run"]["environment"] == "staging"  # the config's environment:
     assert document["run"]["paths"] == ["release"]
 
 
@@ -314,8 +332,10 @@ def test_flags_override_config(gate_project: Any, cg_inprocess: Any, gate_snippe
     gate_project.write("compliancegate.yaml", CONFIG)
     assert cg("check", "--no-ledger", "--fail-on", "low").code == 1
     # An environment's settings override the config's; the flag overrides both.
-    assert cg("check", "--no-ledger", "--env", "production").code == 1
-    assert cg("check", "--no-ledger", "--env", "production", "--fail-on", "high").code == 0
+    assert cg("check", "--env", "production").code == 1
+    # The moderate finding is now an open break-fix finding, but below --fail-on: it
+    # follows its policy's decision and does not block.
+    assert cg("check", "--env", "production", "--fail-on", "high").code == 0
 
 
 def test_explicit_config_flag(gate_project: Any, cg_inprocess: Any, gate_snippets: Any) -> None:
@@ -330,7 +350,7 @@ def test_explicit_config_flag(gate_project: Any, cg_inprocess: Any, gate_snippet
     outcome = cg("check", "--no-ledger", "--config", "ci/gate.yaml", "--format", "json")
     assert outcome.code == 0, outcome.output
     assert outcome.json()["run"]["fail_on"] == "high"
-    assert cg("check", "--no-ledger", "--config", "ci/gate.yaml", "--env", "production").code == 1
+    assert cg("check", "--config", "ci/gate.yaml", "--env", "production").code == 1
 
 
 def test_unknown_environment_in_config_exits_2(gate_project: Any, cg: Any) -> None:
@@ -338,7 +358,9 @@ def test_unknown_environment_in_config_exits_2(gate_project: Any, cg: Any) -> No
     outcome = cg("check", "--no-ledger", "--env", "qa")
     assert_clean_failure(outcome)
     assert "qa" in outcome.stderr
-    gate_project.write("compliancegate.yaml", CONFIG + "environment: qa\n")
+    gate_project.write(
+        "compliancegate.yaml", CONFIG.replace("environment: staging", "environment: qa")
+    )
     outcome = cg("check", "--no-ledger")
     assert_clean_failure(outcome)
     assert "qa" in outcome.stderr
@@ -356,7 +378,7 @@ def test_invalid_config_exits_2_with_line(gate_project: Any, cg_inprocess: Any) 
     gate_project.write("compliancegate.yaml", CONFIG + "fail_onn: low\n")
     outcome = cg("check", "--no-ledger")
     assert_clean_failure(outcome)
-    assert "compliancegate.yaml:10" in outcome.stderr
+    assert "compliancegate.yaml:11" in outcome.stderr
     assert "fail_onn" in outcome.stderr
 
 

@@ -22,6 +22,16 @@ def _env(value: str = PAST) -> dict[str, str]:
     return {"COMPLIANCEGATE_NOW": value}
 
 
+def _declare_staging(project: Any) -> None:
+    """A recorded run outside production: staging must be declared (production refuses the
+    replaced clock)."""
+    project.write(
+        "compliancegate.yaml",
+        "apiVersion: compliancegate/v1\nkind: Config\n"
+        "environments:\n  production: {production: true}\n  staging: {}\n",
+    )
+
+
 @pytest.mark.parametrize("fmt", sorted(REPORTERS))
 def test_every_format_says_the_clock_was_replaced(gate_project: Any, cg: Any, fmt: str) -> None:
     """Each registered format, to stdout and to a file: a new format that leaves it out
@@ -103,6 +113,7 @@ def test_every_ledger_record_of_the_run_carries_the_override(
     gate_project: Any, cg: Any, gate_snippets: Any
 ) -> None:
     gate_project.write("release/deploy.yaml", gate_snippets.deploy_latest)
+    _declare_staging(gate_project)
     outcome = cg("check", "release", "--env", "staging", env=_env())
     assert outcome.code == 1, outcome.output
     lines = (gate_project.root / ".compliancegate/ledger/records.jsonl").read_text().splitlines()
@@ -148,6 +159,7 @@ def test_findings_commands_say_so_and_mark_their_records(
     gate_project: Any, cg: Any, gate_snippets: Any
 ) -> None:
     gate_project.write("release/deploy.yaml", gate_snippets.deploy_latest)
+    _declare_staging(gate_project)
     assert cg("check", "release", "--env", "staging", env=_env("")).code == 1
     ledger = gate_project.root / ".compliancegate/ledger/records.jsonl"
     opened = [json.loads(x) for x in ledger.read_text().splitlines()]

@@ -398,7 +398,8 @@ def test_each_file_is_parsed_once_through_the_cli(
 
         monkeypatch.setattr(fmt, "parse", counting)
     for extra in ("scan-a", "scan-b"):
-        gate_project.write(f"release/{extra}/scan.json", json.dumps({"vulnerabilities": []}))
+        scan = {"vulnerabilities": [], "signed": True}
+        gate_project.write(f"release/{extra}/scan.json", json.dumps(scan))
     outcome = cg_inprocess("check", "release", "--no-ledger", "--format", "json")
     assert outcome.code == 0, outcome.output
     assert sorted(calls) == sorted(

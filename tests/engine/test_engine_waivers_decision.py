@@ -15,6 +15,7 @@ from compliancegate.engine.conditions import EvalContext
 from compliancegate.engine.decision import coverage, decide, is_blocking
 from compliancegate.engine.evaluation import evaluate_policy
 from compliancegate.engine.waivers import apply_waivers
+from compliancegate.errors import LoadError
 from compliancegate.loading.register import load_register
 from compliancegate.loading.waivers import load_waivers
 from compliancegate.model import Decision, Policy, PolicyResult, Severity, Status, Waiver
@@ -253,6 +254,11 @@ def result_for(
     return PolicyResult(policy, status)
 
 
+def anchor(make_policy: MakePolicy) -> PolicyResult:
+    """A critical block policy that passed: the run evaluated something that could block."""
+    return result_for(make_policy, Status.PASS, severity="critical", id="anchor")
+
+
 @pytest.mark.parametrize(
     ("severity", "fail_on", "blocks"),
     [
@@ -270,7 +276,7 @@ def test_fail_on_threshold(
     make_policy: MakePolicy, severity: str, fail_on: Severity, blocks: bool
 ) -> None:
     result = result_for(make_policy, Status.FAIL, severity=severity)
-    marked, decision = decide([result], fail_on)
+    marked, decision = decide([result, anchor(make_policy)], fail_on)
     assert marked[0].blocking is blocks
     assert decision is (Decision.BLOCKED if blocks else Decision.COMPLIANT)
 
@@ -281,7 +287,7 @@ def test_warn_and_audit_never_block(
     make_policy: MakePolicy, enforcement: str, status: Status
 ) -> None:
     result = result_for(make_policy, status, severity="critical", enforcement=enforcement)
-    marked, decision = decide([result], Severity.LOW)
+    marked, decision = decide([result, anchor(make_policy)], Severity.LOW)
     assert not marked[0].blocking
     assert decision is Decision.COMPLIANT
 
@@ -290,7 +296,7 @@ def test_warn_and_audit_never_block(
 def test_non_failing_statuses_never_block(make_policy: MakePolicy, status: Status) -> None:
     result = result_for(make_policy, status, severity="critical")
     assert not is_blocking(result, Severity.LOW)
-    assert decide([result], Severity.LOW)[1] is Decision.COMPLIANT
+    assert decide([result, anchor(make_policy)], Severity.LOW)[1] is Decision.COMPLIANT
 
 
 def test_blocking_error_makes_the_decision_error(make_policy: MakePolicy) -> None:
@@ -306,7 +312,7 @@ def test_error_below_the_threshold_does_not_make_the_decision_error(
 ) -> None:
     errored = result_for(make_policy, Status.ERROR, severity="low", id="b")
     failed = result_for(make_policy, Status.FAIL, severity="critical", id="a")
-    assert decide([errored], Severity.HIGH)[1] is Decision.COMPLIANT
+    assert decide([errored, anchor(make_policy)], Severity.HIGH)[1] is Decision.COMPLIANT
     assert decide([errored, failed], Severity.HIGH)[1] is Decision.BLOCKED
 
 
@@ -338,10 +344,6 @@ def test_a_partly_waived_policy_blocks_and_a_waived_one_does_not(
     assert decide([result], Severity.LOW)[1] is Decision.COMPLIANT
 
 
-def test_decide_without_results_is_compliant() -> None:
-    assert decide([], Severity.LOW) == ([], Decision.COMPLIANT)
-
-
 def test_coverage_gaps(make_policy: MakePolicy, write: Write) -> None:
     register = load_register(
         [
@@ -367,3 +369,205 @@ def test_coverage_gaps(make_policy: MakePolicy, write: Write) -> None:
     assert result.implemented == 1
     assert result.gaps == ("std:C-2",)
     assert coverage(None, [policy]).controls == 0
+
+
+# --------------------------------------------------------------------------- nothing evaluated
+
+SEVERITIES = ["critical", "high", "moderate", "low"]
+
+
+@pytest.mark.parametrize("fail_on", list(Severity))
+@pytest.mark.parametrize("severity", SEVERITIES)
+@pytest.mark.parametrize(
+    ("status", "enforcement"),
+    [
+        (Status.PASS, "block"),
+        (Status.WAIVED, "block"),
+        (Status.NOT_APPLICABLE, "block"),
+        (Status.PASS, "warn"),
+        (Status.FAIL, "warn"),
+        (Status.PASS, "audit"),
+        (Status.FAIL, "audit"),
+        (Status.ERROR, "audit"),
+    ],
+)
+def test_a_run_that_evaluated_nothing_that_could_block_is_not_compliant(
+    make_policy: MakePolicy, fail_on: Severity, severity: str, status: Status, enforcement: str
+) -> None:
+    """Every mix of one result: compliant only when a block policy at or above fail_on
+    completed; never compliant otherwise (not applicable, warn, audit, below the line)."""
+    result = result_for(make_policy, status, severity=severity, enforcement=enforcement)
+    decision = decide([result], fail_on)[1]
+    could_block = enforcement == "block" and Severity(severity).at_least(fail_on)
+    if could_block and status in (Status.PASS, Status.WAIVED):
+        assert decision is Decision.COMPLIANT
+    else:
+        assert decision is Decision.ERROR
+
+
+def test_an_empty_run_is_not_compliant() -> None:
+    assert decide([], Severity.LOW)[1] is Decision.ERROR
+
+
+def test_an_error_below_the_line_with_nothing_else_is_not_compliant(
+    make_policy: MakePolicy,
+) -> None:
+    errored = result_for(make_policy, Status.ERROR, severity="low")
+    assert decide([errored], Severity.HIGH)[1] is Decision.ERROR
+
+
+# --------------------------------------------------------------------------- waiver breadth
+
+
+@pytest.fixture
+def missing(
+    make_policy: MakePolicy, store: Store, ctx: EvalContext
+) -> tuple[list[PolicyResult], dict[str, Any]]:
+    """Policy ``p`` with no artifact at all: one "missing evidence" violation."""
+    result, items = evaluate_policy(make_policy(RULE), store(), ctx, None)
+    assert result.status is Status.FAIL and "missing evidence" in result.violations[0].message
+    return [result], items
+
+
+WAIVER = """\
+  - policy: p
+    reason: r
+    approved_by: a
+    expires: "2026-12-31"
+"""
+
+
+@pytest.mark.parametrize(
+    "match",
+    [
+        "",
+        "    match: null\n",
+        "    match: {}\n",
+        "    match: {name: null}\n",
+        "    match: {'@': null}\n",
+        "    match: {ok: false}\n",
+        "    missing_evidence: false\n",
+    ],
+)
+def test_missing_evidence_is_waived_only_by_a_waiver_that_says_so(
+    missing: tuple[list[PolicyResult], dict[str, Any]], write: Write, match: str
+) -> None:
+    found = waivers(write, WAIVER + match)
+    result, notices = apply(missing, found, environment=None)
+    assert result.status is Status.FAIL
+    assert not result.violations[0].waived
+    assert [n.code for n in notices] == ["waiver-unused"]
+
+
+def test_a_missing_evidence_waiver_waives_missing_evidence(
+    missing: tuple[list[PolicyResult], dict[str, Any]], write: Write
+) -> None:
+    found = waivers(write, WAIVER + "    missing_evidence: true\n")
+    assert found[0].missing_evidence
+    result, notices = apply(missing, found, environment=None)
+    assert result.status is Status.WAIVED and result.violations[0].waived
+    assert notices == []
+
+
+def test_a_missing_evidence_waiver_waives_nothing_else(
+    evaluated: tuple[list[PolicyResult], dict[str, Any]], write: Write
+) -> None:
+    found = waivers(write, WAIVER + "    missing_evidence: true\n")
+    result, notices = apply(evaluated, found)
+    assert result.status is Status.FAIL
+    assert not any(v.waived for v in result.violations)
+    assert [n.code for n in notices] == ["waiver-unused"]
+
+
+def test_a_missing_evidence_waiver_with_a_match_is_refused(write: Write) -> None:
+    with pytest.raises(LoadError) as caught:
+        waivers(write, WAIVER + "    missing_evidence: true\n    match: {name: b}\n")
+    assert "missing evidence" in caught.value.message and caught.value.line == 8
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "- policy: p\n  reason: r\n  approved_by: a\n  expires: '2026-12-31'\n",
+        "[]\n",
+        "just a string\n",
+        "42\n",
+    ],
+)
+def test_a_waivers_file_of_another_shape_shows_the_expected_shape(write: Write, body: str) -> None:
+    with pytest.raises(LoadError) as caught:
+        load_waivers(write("waivers.yaml", body))
+    text = str(caught.value)
+    assert "waivers.yaml" in text and "kind: Waivers" in text and "waivers:" in text
+    assert "{'" not in text and "[{" not in text  # no Python dump of the data
+
+
+@pytest.mark.parametrize("expression", ["length(ok)", "abs(name)", "keys(name)"])
+def test_a_waiver_whose_match_path_errors_does_not_match(
+    evaluated: tuple[list[PolicyResult], dict[str, Any]], write: Write, expression: str
+) -> None:
+    """``length`` of a boolean raises in JMESPath: the waiver never matches (it would
+    otherwise waive every item it cannot even read)."""
+    found = waivers(write, WAIVER + f"    match: {{'{expression}': 1}}\n")
+    result, _ = apply(evaluated, found)
+    assert result.status is Status.FAIL
+    assert not any(v.waived for v in result.violations)
+
+
+def test_an_error_whose_violations_are_all_waived_stays_an_error(
+    make_policy: MakePolicy, write: Write, store: Store, ctx: EvalContext
+) -> None:
+    """One file fails to parse, the other has violations: waiving all the violations found
+    does not make the policy waived, since the broken file was never evaluated."""
+    policy = make_policy(RULE)
+    write("artifacts/broken.json", "{")
+    write("artifacts/x.json", json.dumps({"items": [{"name": "b", "ok": False}]}))
+    result, items = evaluate_policy(policy, store(), ctx, None)
+    assert result.status is Status.ERROR and len(result.violations) == 1
+    found = waivers(write, WAIVER)
+    out, _ = apply_waivers([result], items, found, today=TODAY, environment=None)
+    assert out[0].status is Status.ERROR
+    assert all(v.waived for v in out[0].violations)
+    assert decide([*out, anchor(make_policy)], Severity.LOW)[1] is Decision.ERROR
+
+
+def test_the_notices_of_unknown_and_unused_waivers_name_the_waiver_and_its_line(
+    evaluated: tuple[list[PolicyResult], dict[str, Any]], write: Write
+) -> None:
+    found = waivers(
+        write,
+        """\
+  - id: w-unknown
+    policy: no-such-policy
+    reason: r
+    approved_by: a
+    expires: "2026-12-31"
+  - id: w-unused
+    policy: p
+    match: {name: nobody}
+    reason: r
+    approved_by: a
+    expires: "2026-12-31"
+""",
+    )
+    _, notices = apply(evaluated, found)
+    unknown, unused = notices
+    assert (unknown.code, unknown.line) == ("waiver-unknown-policy", 4)
+    assert (
+        unknown.message == "waiver w-unknown names policy 'no-such-policy', which was not evaluated"
+    )
+    assert (unused.code, unused.line) == ("waiver-unused", 9)
+    assert unused.message == "waiver w-unused for p matched no violation in this run"
+    assert unknown.file == unused.file == found[0].file and found[0].file.endswith("waivers.yaml")
+
+
+def test_a_result_without_violations_is_never_made_waived(
+    make_policy: MakePolicy, write: Write
+) -> None:
+    """Waivers change only violations: a result that has none (whatever its status) is
+    returned as it came, even with a waiver that covers every item of its policy."""
+    found = waivers(write, WAIVER)
+    for status in Status:
+        result = result_for(make_policy, status)
+        out, _ = apply_waivers([result], {}, found, today=TODAY, environment=None)
+        assert out == [result]

@@ -72,8 +72,12 @@ standards:
 {extra_controls}{successor}"""
 
 
-def policies_yaml(vuln_controls: str = "[tiny:VULN-1]", vuln_enforcement: str = "block") -> str:
-    """The two policies."""
+def policies_yaml(
+    vuln_controls: str = "[tiny:VULN-1]",
+    vuln_enforcement: str = "block",
+    pin_enforcement: str = "warn",
+) -> str:
+    """The two policies: ``no-critical-vulns`` and ``images-pinned`` (break-fix control)."""
     return f"""\
 apiVersion: compliancegate/v1
 kind: Policy
@@ -97,7 +101,7 @@ id: images-pinned
 title: Container images are pinned
 controls: [tiny:CFG-1]
 severity: moderate
-enforcement: warn
+enforcement: {pin_enforcement}
 input: {{glob: "**/deploy.yaml", format: yaml}}
 required: false
 rule:
@@ -126,6 +130,16 @@ class Outcome:
         return json.loads(self.stdout)
 
 
+CONFIG_YAML = """\
+apiVersion: compliancegate/v1
+kind: Config
+environments:
+  production: {production: true}
+  staging: {}
+"""
+"""The project's config: it declares the two environments the tests run in."""
+
+
 @dataclass
 class Project:
     """A gated project in a folder."""
@@ -143,6 +157,7 @@ class Project:
         """Write the register, the policies and a clean release."""
         self.write("registers/tiny.yaml", register or register_yaml())
         self.write("policies/gate.yaml", policies or policies_yaml())
+        self.write("compliancegate.yaml", CONFIG_YAML)
         self.scan()
         self.deploy(pinned=True)
         return self

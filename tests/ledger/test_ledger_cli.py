@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ledger_project import Outcome, Project, cli, cli_subprocess, day, records
+from ledger_project import Outcome, Project, cli, cli_subprocess, day, policies_yaml, records
 
 Call = Callable[..., Outcome]
 
@@ -300,8 +300,11 @@ def test_check_json_report_stays_valid_with_ledger_notices(
 
     from compliancegate.reporters.json_report import load_schema
 
+    project.write("policies/gate.yaml", policies_yaml(pin_enforcement="block"))
     project.deploy(pinned=False)
     cli(["check", "--env", "staging"])
+    # The deployment is gone, not fixed: the finding stays open and blocks production.
+    (project.root / "release/deploy.yaml").unlink()
     blocked = cli(["check", "--env", "production", "--format", "json"], now=day(1))
     document = blocked.json()
     jsonschema.validate(document, load_schema())

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ledger_project import Project, cli, day, git, iso
+from ledger_project import Project, cli, day, git, iso, policies_yaml
 
 from compliancegate.ledger.clocks import NO_CLOCK
 from compliancegate.ledger.gitcmd import clean_env
@@ -124,8 +124,10 @@ def test_a_production_check_reads_break_fix_findings_from_the_local_copy_when_of
     project: Project, remote: Path, tmp_path: Path
 ) -> None:
     location = f"git:{remote}#ledger"
+    project.write("policies/gate.yaml", policies_yaml(pin_enforcement="block"))
     project.deploy(pinned=False)
     cli(["check", "--env", "staging", "--ledger", location], now=day(0))
+    (project.root / "release/deploy.yaml").unlink()
     remote.rename(tmp_path / "away.git")
     outcome = cli(
         ["check", "--env", "production", "--ledger", location, "--format", "json"], now=day(1)

@@ -60,7 +60,12 @@ def test_an_unknown_store_is_refused_by_every_command(
     if value.startswith("postgres"):
         assert "not supported by this version" in outcome.output
     # Nothing was created: no folder named after the scheme, no ledger.
-    assert sorted(p.name for p in project.root.iterdir()) == ["policies", "registers", "release"]
+    assert sorted(p.name for p in project.root.iterdir()) == [
+        "compliancegate.yaml",
+        "policies",
+        "registers",
+        "release",
+    ]
 
 
 @pytest.mark.parametrize("value", UNKNOWN[:4])

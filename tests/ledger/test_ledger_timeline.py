@@ -190,12 +190,14 @@ def test_break_fix_without_a_production_release_is_not_breached(
 def test_a_production_check_with_an_open_break_fix_finding_is_blocked(
     project: Project, store: FileStore
 ) -> None:
-    # images-pinned only warns, but its control is break-fix: once open, it must be fixed
-    # before production.
+    # images-pinned blocks and its control is break-fix: once open, the finding must be
+    # fixed before production, even when the evidence that showed it is gone.
+    project.write("policies/gate.yaml", policies_yaml(pin_enforcement="block"))
     project.deploy(pinned=False)
     staging = gate(project, store, day(0))
-    assert staging.decision is Decision.COMPLIANT
+    assert staging.decision is Decision.BLOCKED
 
+    (project.root / "release/deploy.yaml").unlink()
     production = gate(project, store, day(1), env="production")
     assert production.decision is Decision.BLOCKED
     block = [r for r in production.results if r.policy.id == "compliancegate:break-fix"]
@@ -204,6 +206,20 @@ def test_a_production_check_with_an_open_break_fix_finding_is_blocked(
 
     (finding,) = [f for f in store.snapshot(day(2)).state.findings.values()]
     assert kinds(finding) == ["release"]
+
+
+def test_a_warn_break_fix_finding_is_reported_and_breached_but_never_blocks(
+    project: Project, store: FileStore
+) -> None:
+    project.deploy(pinned=False)
+    assert gate(project, store, day(0)).decision is Decision.COMPLIANT
+    production = gate(project, store, day(1), env="production")
+    assert production.decision is Decision.COMPLIANT
+    assert "compliancegate:break-fix" not in [r.policy.id for r in production.results]
+    (notice,) = [n for n in production.notices if n.code == "break-fix-open"]
+    assert "images-pinned" in notice.message
+    (finding,) = store.snapshot(day(2)).state.findings.values()
+    assert kinds(finding) == ["release"]  # its clock is the clause's: breached, reported
 
 
 def test_a_production_check_that_fixes_the_break_is_not_blocked(
@@ -221,11 +237,15 @@ def test_a_production_check_that_fixes_the_break_is_not_blocked(
 def test_a_break_first_seen_in_production_is_due_before_the_next_release(
     project: Project, store: FileStore
 ) -> None:
+    project.write("policies/gate.yaml", policies_yaml(pin_enforcement="block"))
     project.deploy(pinned=False)
     first = gate(project, store, day(0), env="production")
-    assert first.decision is Decision.COMPLIANT  # warn policy; its clock starts now
+    assert first.decision is Decision.BLOCKED  # by its own policy; its clock starts now
+    assert "compliancegate:break-fix" not in [r.policy.id for r in first.results]
+    (project.root / "release/deploy.yaml").unlink()
     second = gate(project, store, day(1), env="production")
     assert second.decision is Decision.BLOCKED
+    assert "compliancegate:break-fix" in [r.policy.id for r in second.results]
 
 
 def test_the_strictest_clock_of_several_controls_applies(tmp_path: Path, project: Project) -> None:

@@ -494,7 +494,7 @@ def test_waiver_reason_is_the_justification() -> None:
 # --------------------------------------------------------------------------- real runs
 
 
-def _check(cwd: Path, *args: str) -> tuple[int, dict[str, Any]]:
+def _check(cwd: Path, *args: str, ledger: Path | None = None) -> tuple[int, dict[str, Any]]:
     # Production refuses COMPLIANCEGATE_NOW: a production run reads the real clock.
     now = "" if "production" in args else NOW
     env = {**os.environ, "COMPLIANCEGATE_NOW": now, "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
@@ -504,7 +504,7 @@ def _check(cwd: Path, *args: str) -> tuple[int, dict[str, Any]]:
             "-m",
             "compliancegate",
             "check",
-            "--no-ledger",
+            *(["--ledger", str(ledger)] if ledger else ["--no-ledger"]),
             "--format",
             "sarif",
             *args,
@@ -556,10 +556,13 @@ rule: {path: bomFormat, op: exists}
     ],
     ids=["examples", "examples-production", "examples-staging", "starter-policies-on-fixtures"],
 )
-def test_real_runs_are_valid_and_github_ready(args: tuple[str, ...], cwd_relative: str) -> None:
+def test_real_runs_are_valid_and_github_ready(
+    args: tuple[str, ...], cwd_relative: str, tmp_path: Path
+) -> None:
     """``check --format sarif`` on the example release and on the starter policy library's
-    real scanner fixtures (which carry their producers' own locations)."""
-    code, document = _check(REPO / cwd_relative, *args)
+    real scanner fixtures (which carry their producers' own locations). A production
+    release reads a ledger (break-fix findings): a fresh one here."""
+    code, document = _check(REPO / cwd_relative, *args, ledger=tmp_path / "ledger")
     assert_valid(document)
     assert_github_ready(document)
     run = document["runs"][0]

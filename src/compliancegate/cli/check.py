@@ -16,8 +16,8 @@ from compliancegate.cli.output import (
     use_color,
     write_file,
 )
-from compliancegate.errors import UsageError
-from compliancegate.model import PRODUCTION_ENVIRONMENT, CheckReport, Notice, Severity
+from compliancegate.errors import CompliancegateError, UsageError
+from compliancegate.model import CheckReport, Notice, OpenBreakFix, Severity
 from compliancegate.reporters import REPORTERS, get_reporter
 
 if TYPE_CHECKING:
@@ -33,9 +33,10 @@ def _report_target(value: str) -> tuple[str, Path]:
 
 
 def _check_and_record(options: CheckOptions, settings: Resolved) -> CheckReport:
-    """Run the check and, unless --no-ledger, record it; ledger trouble becomes notices,
-    never a different decision (except open break-fix findings in production, which block)."""
-    from compliancegate.check import run_check
+    """Run the check and, unless --no-ledger, record it. Trouble writing the ledger becomes
+    notices; in a production release the open break-fix findings are read from it, and a ledger
+    that cannot be read fails the run closed (``check.run_check`` decides)."""
+    from compliancegate.check import current_time, run_check
 
     if settings.ledger is None:
         return run_check(options, settings)
@@ -48,19 +49,28 @@ def _check_and_record(options: CheckOptions, settings: Resolved) -> CheckReport:
     try:
         store = open_store(settings.ledger)
     except LedgerError as exc:
-        report = run_check(options, settings)
+        unreadable = _Unreadable(exc) if settings.release else None
+        report = run_check(options, settings, unreadable)
         notice = Notice("ledger-error", f"this run was not recorded: {exc}", exc.file)
         return dataclasses.replace(report, notices=(*report.notices, notice))
-    source = None
-    if settings.environment == PRODUCTION_ENVIRONMENT and options.now is not None:
-        source = LedgerBreakFix(store, options.now)
-    report = run_check(options, settings, source)
-    if source is not None:
-        notices += source.notices
+    reader = LedgerBreakFix(store, options.now or current_time()[0])
+    report = run_check(options, settings, reader if settings.release else None)
+    notices += reader.notices
     notices += record_run(store, report, run_context(Path.cwd()))
     if not notices:
         return report
     return dataclasses.replace(report, notices=(*report.notices, *notices))
+
+
+class _Unreadable:
+    """``check.BreakFixSource`` for a ledger that could not even be opened."""
+
+    def __init__(self, error: CompliancegateError) -> None:
+        self._error = error
+
+    def open_break_fix(self) -> tuple[OpenBreakFix, ...]:
+        """Raises the error that kept the ledger from being opened."""
+        raise self._error
 
 
 @click.command()

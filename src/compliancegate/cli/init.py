@@ -43,12 +43,21 @@ fail_on: low
 #   junit: reports/compliancegate.xml
 #   json: reports/compliancegate.json
 
-# Per-environment settings, chosen with `check --env NAME`.
+# The environments `check --env NAME` accepts (exact names; any other is an error), each
+# with its own settings. The one marked production: true is where releases go: a run with
+# --env production applies the break-fix rule. Without --env (and without environment:
+# below) a run is evaluated with production's policies and settings but is not a release.
 environments:
   production:
+    production: true
     fail_on: low
   staging:
     fail_on: high
+# environment: staging          # the environment of a run without --env
+
+# A production release reads the ledger's open break-fix findings and fails (exit 2) when it
+# cannot. Turning that off is said in every report:
+# break_fix: {enforce: false}
 """
 
 BUILTIN_LIBRARIES = """\

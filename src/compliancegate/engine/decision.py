@@ -26,6 +26,16 @@ def is_blocking(result: PolicyResult, fail_on: Severity) -> bool:
     )
 
 
+def counts_as_evaluated(result: PolicyResult, fail_on: Severity) -> bool:
+    """A ``block`` policy at or above ``fail_on`` whose evaluation completed (pass, fail or
+    waived): a result that could have blocked the release, and was in a position to."""
+    return (
+        result.policy.enforcement is Enforcement.BLOCK
+        and result.policy.severity.at_least(fail_on)
+        and result.status in (Status.PASS, Status.FAIL, Status.WAIVED)
+    )
+
+
 def decide(
     results: Sequence[PolicyResult], fail_on: Severity
 ) -> tuple[list[PolicyResult], Decision]:
@@ -34,12 +44,17 @@ def decide(
     ``error`` (exit 2) when a result that could block could not be evaluated: the gate never
     calls an incomplete evaluation compliant, and says it could not finish rather than
     pretending the failure is the release's. Otherwise ``blocked`` when any result blocks.
+    A run in which no policy that could block was evaluated at all (everything not
+    applicable, only ``warn`` and ``audit`` policies, or all below ``fail_on``) is ``error``
+    too: it judged nothing, so it cannot say compliant.
     """
     marked = [dataclasses.replace(r, blocking=is_blocking(r, fail_on)) for r in results]
     if any(r.blocking and r.status is Status.ERROR for r in marked):
         return marked, Decision.ERROR
     if any(r.blocking for r in marked):
         return marked, Decision.BLOCKED
+    if not any(counts_as_evaluated(r, fail_on) for r in marked):
+        return marked, Decision.ERROR
     return marked, Decision.COMPLIANT
 
 

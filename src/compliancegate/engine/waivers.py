@@ -13,7 +13,10 @@ from compliancegate.model import Notice, PolicyResult, Status, Violation, Waiver
 
 
 def waiver_matches(waiver: Waiver, item: Any) -> bool:
-    """Every ``match`` path of the waiver equals its value on ``item`` (no match: all items)."""
+    """Every ``match`` path of the waiver equals its value on ``item`` (no match: all items).
+
+    A path that cannot be evaluated on the item does not match: a waiver covers only what
+    it was shown to cover."""
     for match in waiver.match:
         try:
             actual = match.path.search(item)
@@ -22,6 +25,18 @@ def waiver_matches(waiver: Waiver, item: Any) -> bool:
         if not values_equal(actual, match.value):
             return False
     return True
+
+
+def _first_match(
+    candidates: list[Waiver], found: Violation, items: dict[str, Any]
+) -> Waiver | None:
+    # A violation found on no item is the policy's "missing evidence": only a waiver that
+    # says missing_evidence: true covers it, and such a waiver covers nothing else, so a
+    # waiver written for some items never also lets a release without its evidence through.
+    if found.fingerprint not in items:
+        return next((w for w in candidates if w.missing_evidence), None)
+    item = items[found.fingerprint]
+    return next((w for w in candidates if not w.missing_evidence and waiver_matches(w, item)), None)
 
 
 def apply_waivers(
@@ -35,8 +50,12 @@ def apply_waivers(
     """Attach the first valid matching waiver to each violation and recompute statuses.
 
     ``items`` maps a violation's fingerprint to the item it was found on (waiver ``match``
-    paths are evaluated on it). Returns the new results and notices for expired waivers
-    (which never apply), waivers naming an unknown policy and waivers that matched nothing.
+    paths are evaluated on it); a violation with no item is missing evidence. Only a
+    ``fail`` result whose violations are all waived becomes ``waived``: an ``error`` stays
+    one, since the violations not found before it stopped cannot have been waived.
+
+    Returns the new results and notices for expired waivers (which never apply), waivers
+    naming an unknown policy and waivers that matched nothing.
     """
     by_policy: dict[str, list[Waiver]] = {}
     notices: list[Notice] = []
@@ -76,8 +95,7 @@ def apply_waivers(
             continue
         violations: list[Violation] = []
         for found in result.violations:
-            item = items.get(found.fingerprint)
-            match = next((w for w in candidates if waiver_matches(w, item)), None)
+            match = _first_match(candidates, found, items)
             if match is not None:
                 used.add(match.id)
                 found = dataclasses.replace(found, waiver=match)

@@ -1,10 +1,15 @@
 """Break-fix findings block production releases until they are fixed.
 
 ``check`` asks the ledger (through ``compliancegate.check.BreakFixSource``) which break-fix
-findings are open. In a production run, those this very run neither resolves nor waives
-become one blocking result of a gate rule named ``compliancegate:break-fix``, so that every
-report format shows why the release stopped, with one violation per finding; the ledger then
-records each of them as breached by this release.
+findings are open. In a production run, those this very run neither resolves nor waives,
+and whose policy would itself block (enforcement ``block``, severity at or above
+``--fail-on``), become one blocking result of a gate rule named ``compliancegate:break-fix``,
+so that every report format shows why the release stopped, with one violation per finding;
+the ledger then records each of them as breached by this release. Findings of ``warn`` and
+``audit`` policies, or below ``--fail-on``, keep their clocks and are reported, never block.
+
+When the ledger cannot be read and the register has a break-fix clause, the rule fails
+closed: ``unreadable_result`` is an errored blocking result (exit 2).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Sequence
 
 from compliancegate.engine.conditions import Condition
 from compliancegate.engine.evaluation import fingerprint
+from compliancegate.ledger.clocks import BEFORE_NEXT_RELEASE
 from compliancegate.ledger.state import FindingStatus, LedgerState
 from compliancegate.model import (
     PRODUCTION_ENVIRONMENT,
@@ -21,10 +27,13 @@ from compliancegate.model import (
     Enforcement,
     InputSpec,
     Location,
+    Notice,
     OpenBreakFix,
     Policy,
     PolicyId,
     PolicyResult,
+    Register,
+    Severity,
     Status,
     Violation,
 )
@@ -58,34 +67,79 @@ def _day(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).date().isoformat()
 
 
-def release_block(
-    open_findings: Sequence[OpenBreakFix], results: Sequence[PolicyResult], ledger: str
-) -> PolicyResult | None:
-    """The blocking result for the open break-fix findings this run does not fix, or None.
+def has_break_fix_clause(register: Register | None) -> bool:
+    """Whether any control of ``register`` falls under a clause due before the next
+    production release (then a production run must be able to read the ledger)."""
+    if register is None:
+        return False
+    return any(
+        (register.sla.get(control.clause) or {}).get("before") == BEFORE_NEXT_RELEASE
+        for control in register.controls.values()
+    )
 
-    A finding is fixed by this run when its policy was evaluated and no longer reports the
-    violation, and excepted when a waiver covers it now.
+
+def would_block(policy: Policy, fail_on: Severity) -> bool:
+    """The policy's own decision for a failure: ``block`` at or above ``fail_on``."""
+    return policy.enforcement is Enforcement.BLOCK and policy.severity.at_least(fail_on)
+
+
+def sort_open(
+    open_findings: Sequence[OpenBreakFix], results: Sequence[PolicyResult], fail_on: Severity
+) -> tuple[tuple[OpenBreakFix, ...], tuple[OpenBreakFix, ...]]:
+    """The open break-fix findings this run does not fix: (those that block, those that
+    do not because their policy would not block).
+
+    A finding is fixed by this run when its policy was evaluated completely (pass, fail or
+    waived; an ``error`` may have stopped early) and no longer reports the violation, and
+    excepted when a waiver covers it now. Whether an unfixed finding blocks follows its
+    policy's decision in this run; a finding opened by hand, or whose policy is no longer
+    in the policy set, blocks (nothing says it would not).
     """
     outcome: dict[str, bool] = {}
     evaluated = set()
+    policies: dict[str, Policy] = {}
     for result in results:
+        policies[result.policy.id] = result.policy
         if result.status in (Status.PASS, Status.FAIL, Status.WAIVED):
             evaluated.add(result.policy.id)
         for v in result.violations:
             outcome[v.fingerprint] = v.waived
-    remaining = []
+    blocking = []
+    quiet = []
     for found in open_findings:
         waived = outcome.get(found.fingerprint)
         if waived:
             continue
         if waived is None and found.policy is not None and found.policy in evaluated:
             continue
-        remaining.append(found)
-    if not remaining:
-        return None
-    controls = tuple(dict.fromkeys(c for f in remaining for c in f.controls))
-    severity = max((f.severity for f in remaining), key=lambda s: s.rank)
-    policy = Policy(
+        policy = None if found.policy is None else policies.get(found.policy)
+        if policy is not None and not would_block(policy, fail_on):
+            quiet.append(found)
+        else:
+            blocking.append(found)
+    return tuple(blocking), tuple(quiet)
+
+
+def quiet_notice(quiet: Sequence[OpenBreakFix]) -> Notice:
+    """The notice that reports open break-fix findings that do not block."""
+    shown = ", ".join(f"{f.finding} ({f.policy})" for f in quiet[:5])
+    more = f" and {len(quiet) - 5} more" if len(quiet) > 5 else ""
+    return Notice(
+        "break-fix-open",
+        f"{len(quiet)} open break-fix finding(s) of policies that do not block "
+        f"(warn, audit or below --fail-on) are not fixed: {shown}{more}",
+    )
+
+
+def unreadable_result(reason: str, ledger: str, hint: str) -> PolicyResult:
+    """The errored blocking result of a production run that could not learn which
+    break-fix findings are open: the gate cannot decide, so it fails closed (exit 2)."""
+    policy = _gate_policy((), Severity.CRITICAL, ledger)
+    return PolicyResult(policy, Status.ERROR, error=f"{reason}; {hint}", blocking=True)
+
+
+def _gate_policy(controls: tuple[ControlRef, ...], severity: Severity, ledger: str) -> Policy:
+    return Policy(
         id=BREAK_FIX_POLICY,
         title="Break-fix findings are fixed before the next production release",
         description="A finding under a break-fix clause must be resolved before production.",
@@ -101,6 +155,16 @@ def release_block(
         key=None,
         file=ledger,
     )
+
+
+def release_block(remaining: Sequence[OpenBreakFix], ledger: str) -> PolicyResult | None:
+    """The blocking result for the open break-fix findings that block (``sort_open``'s
+    first part), or None when there are none."""
+    if not remaining:
+        return None
+    controls = tuple(dict.fromkeys(c for f in remaining for c in f.controls))
+    severity = max((f.severity for f in remaining), key=lambda s: s.rank)
+    policy = _gate_policy(controls, severity, ledger)
     violations = tuple(
         Violation(
             fingerprint=fingerprint(BREAK_FIX_POLICY, _KIND, f.finding),

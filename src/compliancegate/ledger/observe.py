@@ -129,4 +129,5 @@ def observe(report: CheckReport, context: RunContext, op: str | None = None) -> 
         clock_override=(
             None if report.clock_override is None else clock_override_json(report.clock_override)
         ),
+        production=report.release,
     )

@@ -66,11 +66,9 @@ class RunOp:
     violations: tuple[ObservedViolation, ...]
     clock_override: Mapping[str, str] | None = None
     """``COMPLIANCEGATE_NOW`` replaced the clock: ``{value, now, wall_clock}`` as recorded."""
-
-    @property
-    def production(self) -> bool:
-        """Whether the run was a production release."""
-        return self.environment == PRODUCTION_ENVIRONMENT
+    production: bool = False
+    """Whether the run was a production release (its environment is the one the config
+    declares production, whatever its name)."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +189,7 @@ def to_json(op: Operation) -> dict[str, Any]:
             "evaluated": list(op.evaluated),
             "violations": [_violation_json(v) for v in op.violations],
             "clock_override": None if op.clock_override is None else dict(op.clock_override),
+            "production": op.production,
         }
     if isinstance(op, OpenOp):
         return {
@@ -238,6 +237,10 @@ def from_json(data: Mapping[str, Any]) -> Operation:
                 evaluated=tuple(data["evaluated"]),
                 violations=tuple(_violation(v) for v in data["violations"]),
                 clock_override=_clock_override(data.get("clock_override")),
+                # Queued by a version that knew only the name production.
+                production=bool(
+                    data.get("production", data["environment"] == PRODUCTION_ENVIRONMENT)
+                ),
             )
         if kind == "open":
             return OpenOp(

@@ -1,8 +1,10 @@
-"""What ``check`` asks of the ledger and writes to it; failures become notices.
+"""What ``check`` asks of the ledger and writes to it.
 
-The gate's decision never depends on the ledger being reachable: a store that cannot be read
-or written adds a notice to the report (pending records, an unreachable remote, a ledger
-that fails verification) and the run goes on.
+Recording never changes the decision: a store that cannot be written adds a notice to the
+report (pending records, a ledger that fails verification) and the run goes on. Reading is
+different in production: the open break-fix findings decide the release, so a ledger that
+cannot be read (corrupted, unreadable, a remote this runner has never read) raises, and
+``check`` fails closed when the register has a break-fix clause.
 """
 
 from __future__ import annotations
@@ -10,7 +12,12 @@ from __future__ import annotations
 import datetime as dt
 
 from compliancegate.ledger.breakfix import open_break_fix
-from compliancegate.ledger.interface import CommitOutcome, LedgerError, LedgerStore
+from compliancegate.ledger.interface import (
+    CommitOutcome,
+    LedgerError,
+    LedgerStore,
+    LedgerUnavailable,
+)
 from compliancegate.ledger.observe import RunContext, observe
 from compliancegate.model import CheckReport, Notice, OpenBreakFix
 
@@ -30,19 +37,20 @@ class LedgerBreakFix:
         return tuple(self._notices)
 
     def open_break_fix(self) -> tuple[OpenBreakFix, ...]:
-        """The open break-fix findings; none (and a notice) when the ledger cannot be read."""
-        try:
-            snapshot = self._store.snapshot(self._now)
-        except LedgerError as exc:
-            self._notices.append(
-                Notice(
-                    "ledger-unavailable",
-                    "open break-fix findings could not be read, so none blocked this "
-                    f"release: {exc}",
-                    exc.file,
-                )
+        """The open break-fix findings.
+
+        ``LedgerError`` when the ledger cannot be read (a broken chain or head, an
+        unreadable file) and ``LedgerUnavailable`` when its remote cannot be reached and
+        this runner holds no copy of it (a fresh runner knows no findings at all). With a
+        local copy, the findings are read from it and a notice says so.
+        """
+        snapshot = self._store.snapshot(self._now)
+        if snapshot.offline and snapshot.state.records == 0:
+            raise LedgerUnavailable(
+                f"{self._store.location} could not be reached ({snapshot.offline}) and this "
+                "runner has no copy of it",
+                hint="make the ledger's remote reachable from this runner",
             )
-            return ()
         if snapshot.offline:
             self._notices.append(
                 Notice(

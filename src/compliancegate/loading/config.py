@@ -1,9 +1,10 @@
-"""``compliancegate.yaml``: where the policies, registers, waivers and evidence are, and
-per-environment settings. Paths in it are relative to the file; flags override it."""
+"""``compliancegate.yaml``: where the policies, registers, waivers and evidence are, the
+declared environments (which one is production) and their settings. Paths in it are relative
+to the file; flags override it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from compliancegate.errors import LoadError
 from compliancegate.loading.builtin import Kind, is_builtin, resolve_builtin
 from compliancegate.loading.documents import display, read_yaml, validate
 from compliancegate.loading.safe_yaml import YamlDocument
-from compliancegate.model import Severity
+from compliancegate.model import PRODUCTION_ENVIRONMENT, Severity
 
 CONFIG_NAME = "compliancegate.yaml"
 
@@ -25,6 +26,8 @@ class EnvironmentSettings:
     waivers: Path | None = None
     fail_on: Severity | None = None
     paths: tuple[Path, ...] | None = None
+    production: bool = False
+    """True for the one environment whose runs are production releases."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,21 @@ class Config:
     environments: dict[str, EnvironmentSettings] = field(default_factory=dict)
     git_base: str | None = None
     """``git: {base: REF}``: what git's ``changed_files`` compare against (``--git-base``)."""
+    break_fix_enforced: bool = True
+    """False only when the config says ``break_fix: {enforce: false}``."""
+
+    @property
+    def declared(self) -> tuple[str, ...]:
+        """The environment names ``--env`` accepts: the config's, else ``production`` only."""
+        return tuple(self.environments) or (PRODUCTION_ENVIRONMENT,)
+
+    @property
+    def production(self) -> str:
+        """The name of the production environment (``production`` without a config)."""
+        return next(
+            (name for name, env in self.environments.items() if env.production),
+            PRODUCTION_ENVIRONMENT,
+        )
 
 
 def _paths(base: Path, values: Any) -> tuple[Path, ...]:
@@ -99,7 +117,9 @@ def load_config(path: Path) -> Config:
             waivers=base / raw["waivers"] if "waivers" in raw else None,
             fail_on=Severity(raw["fail_on"]) if "fail_on" in raw else None,
             paths=_paths(base, raw["paths"]) if "paths" in raw else None,
+            production=raw.get("production", False),
         )
+    _check_environments(environments, data.get("environment"), document, name)
     from compliancegate.artifacts.registry import get_format
 
     artifacts = []
@@ -146,7 +166,52 @@ def load_config(path: Path) -> Config:
         max_artifact_bytes=(data.get("limits") or {}).get("max_artifact_bytes"),
         environments=environments,
         git_base=(data.get("git") or {}).get("base"),
+        break_fix_enforced=(data.get("break_fix") or {}).get("enforce", True),
     )
+
+
+def _check_environments(
+    environments: dict[str, EnvironmentSettings],
+    default: str | None,
+    document: Any,
+    name: str,
+) -> None:
+    """Exactly one declared environment is production, and the default is declared.
+
+    A config that declares environments but none of them production would make every
+    release a non-production run (no break-fix rule): refused rather than guessed. For
+    configs written before ``production: true`` existed, an environment named exactly
+    ``production`` is the production one when none is marked.
+    """
+    if environments:
+        marked = [env for env, settings in environments.items() if settings.production]
+        if len(marked) > 1:
+            raise LoadError(
+                f"environments {', '.join(marked)} are all marked production: true",
+                file=name,
+                line=document.line_at(["environments", marked[1], "production"]),
+                hint="mark exactly one environment production: true",
+            )
+        if not marked:
+            if PRODUCTION_ENVIRONMENT not in environments:
+                raise LoadError(
+                    "no environment is marked production: true "
+                    f"(declared: {', '.join(environments)})",
+                    file=name,
+                    line=document.line_at(["environments"]),
+                    hint="add production: true to the environment whose runs are releases",
+                )
+            old = environments[PRODUCTION_ENVIRONMENT]
+            environments[PRODUCTION_ENVIRONMENT] = replace(old, production=True)
+    declared = tuple(environments) or (PRODUCTION_ENVIRONMENT,)
+    if default is not None and default not in declared:
+        raise LoadError(
+            f"environment: {default!r} is not a declared environment "
+            f"(declared: {', '.join(declared)})",
+            file=name,
+            line=document.line_at(["environment"]),
+            hint="declare it under environments:, or fix the name",
+        )
 
 
 def find_config(explicit: Path | None) -> Config:

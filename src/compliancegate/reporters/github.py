@@ -171,6 +171,12 @@ def _error(result: PolicyResult, report: CheckReport) -> Annotation:
     )
 
 
+_WEAKENED = frozenset({"break-fix-off", "nothing-evaluated", "not-a-release"})
+"""Notices saying a rule of the gate did not apply to this run."""
+_FIRST_RANK = 5
+"""Above every severity: sorted first among the notices."""
+
+
 def collect_annotations(report: CheckReport) -> list[Annotation]:
     """Every annotation of the report, most severe first (level, severity, report order)."""
     found: list[Annotation] = []
@@ -180,9 +186,16 @@ def collect_annotations(report: CheckReport) -> list[Annotation]:
         for violation in result.violations:
             found.append(_violation(result, violation, report))
     for notice in report.notices:
+        # A notice that the gate itself was weakened must not be one a full budget drops.
+        rank = _FIRST_RANK if notice.code in _WEAKENED else 0
         found.append(
             Annotation(
-                "notice", notice.message, f"compliancegate: {notice.code}", notice.file, notice.line
+                "notice",
+                notice.message,
+                f"compliancegate: {notice.code}",
+                notice.file,
+                notice.line,
+                rank,
             )
         )
     order = {level: i for i, level in enumerate(_LEVELS)}

@@ -220,6 +220,10 @@ class JUnitReporter:
                 f"COMPLIANCEGATE_NOW={report.clock_override.value} "
                 f"(system clock: {iso_utc(report.clock_override.wall_clock)})"
             )
+        # Notices (break-fix enforcement off, a run that is not a release...) have no place
+        # of their own in JUnit: each becomes a property, so this report says them too.
+        for number, notice in enumerate(report.notices, 1):
+            properties[f"compliancegate.notice.{number}"] = f"{notice.code}: {notice.message}"
         properties = {k: xml_text(v) for k, v in properties.items()}
 
         root = ET.Element("testsuites", {"name": "compliancegate"})
