@@ -394,6 +394,41 @@ def test_a_run_that_did_not_complete_is_an_error(
 
 
 @pytest.mark.parametrize(
+    ("log", "words"),
+    [
+        ({"version": "2.1.0", "runs": []}, "runs is empty"),
+        (_sarif_run(), "runs[0].results is absent"),
+        (_sarif_run(results=None), "runs[0].results is absent"),
+        (_sarif_run(invocations=[{"executionSuccessful": True}]), "results is absent"),
+        # Two runs, the second of which produced no results array: the first is no cover.
+        (
+            {
+                "version": "2.1.0",
+                "runs": [
+                    {"tool": {"driver": {"name": "Bandit"}}, "results": []},
+                    {"tool": {"driver": {"name": "Bandit"}}},
+                ],
+            },
+            "runs[1].results is absent",
+        ),
+    ],
+)
+def test_a_log_without_an_analysis_is_an_error(
+    tmp_path: Path, log: dict[str, Any], words: str
+) -> None:
+    """SARIF 3.13.4 and 3.14.23: an empty ``runs`` records no analysis, and a run whose
+    ``results`` is absent or null did not determine its results (a clean run writes ``[]``)."""
+    path = tmp_path / "scan.sarif"
+    path.write_text(json.dumps(log), encoding="utf-8")
+    store = ArtifactStore([tmp_path])
+    for kind in ("findings", "sarif"):
+        (error,) = store.select(InputSpec(kind=kind)).errors
+        assert error.file == str(path)
+        assert words in error.message
+        assert "not evidence of a clean scan" in error.message
+
+
+@pytest.mark.parametrize(
     "run",
     [
         {"invocations": [{"executionSuccessful": True}], "results": []},

@@ -264,7 +264,7 @@ _LOG: dict[str, Any] = {
                 },
             ],
         },
-        {"tool": {"driver": {"name": "Empty"}}, "results": None},
+        {"tool": {"driver": {"name": "Empty"}}, "results": []},
     ],
 }
 

@@ -220,9 +220,26 @@ def results(reader: jr.Reader) -> Iterator[Result]:
     if not isinstance(runs, list):
         # A log without runs (the tool failed to start) is not evidence of a clean scan.
         raise reader.error("runs", "a list", runs)
+    if not runs:
+        # SARIF 3.13.4: an empty runs array means no analysis was performed.
+        raise reader.source.error(
+            "runs is empty: the log records no analysis, so it is not evidence of a clean scan",
+            hint="gate the report of an analysis that ran",
+        )
     for run_path, run_data in reader.items(runs, "runs"):
         run = Run(reader, run_data, run_path)
         failure = _failure(reader, run_data, run_path)
+        if run_data.get("results") is None:
+            # SARIF 3.14.23: results absent or null means the tool failed to run or could not
+            # determine its results (a clean run writes an empty array); GitHub's upload
+            # refuses such a run for the same reason.
+            failure = failure or f"{run_path}.results is absent"
+            tool = run.tool_name or "the tool"
+            raise reader.source.error(
+                f"{run_path}: {tool} did not complete its analysis ({failure}): a run without "
+                "a results array is not evidence of a clean scan",
+                hint="fix the analysis so that it runs to the end, then gate its new report",
+            )
         if failure is not None and not run.results:
             tool = run.tool_name or "the tool"
             raise reader.source.error(
