@@ -1,0 +1,185 @@
+"""Tests written to kill mutants of engine/conditions.py and engine/decision.py that survived
+the rest of the suite (docs/mutation-testing.md lists them, and the equivalent ones).
+
+Each test pins a boundary or an outcome exactly, so that a one-token change of the code
+(``<=`` read as ``<``, a swallowed exception, a dropped status) fails it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compliancegate.artifacts.selection import ArtifactStore
+from compliancegate.engine.conditions import (
+    COUNT_OPS,
+    Condition,
+    EvalContext,
+)
+from compliancegate.engine.decision import decide, is_blocking
+from compliancegate.engine.evaluation import evaluate_policy
+from compliancegate.engine.waivers import apply_waivers
+from compliancegate.loading.waivers import load_waivers
+from compliancegate.model import Decision, Enforcement, Policy, PolicyResult, Severity, Status
+
+Compile = Callable[[Any], Condition]
+MakePolicy = Callable[..., Policy]
+Write = Callable[[str, str], Path]
+Store = Callable[[], ArtifactStore]
+
+TRUTH = {
+    "equals": lambda n, v: n == v,
+    "not_equals": lambda n, v: n != v,
+    "gt": lambda n, v: n > v,
+    "gte": lambda n, v: n >= v,
+    "lt": lambda n, v: n < v,
+    "lte": lambda n, v: n <= v,
+}
+
+
+# --------------------------------------------------------------------------- count
+
+
+@pytest.mark.parametrize("op", COUNT_OPS)
+@pytest.mark.parametrize("value", [0, 1, 2, 3, 2.5, -1])
+def test_count_ops_at_every_boundary(
+    compile_rule: Compile, ctx: EvalContext, op: str, value: float
+) -> None:
+    # Below, at and above the value: `lte` read as `lt` (or any other swap) fails here.
+    rule = compile_rule({"count": "items", "op": op, "value": value})
+    for n in range(5):
+        data = {"items": list(range(n))}
+        assert rule.holds(data, ctx) is TRUTH[op](n, value), (op, n, value)
+        failures = rule.failures(data, ctx)
+        assert (failures == []) is TRUTH[op](n, value)
+        if failures:
+            (failure,) = failures
+            assert failure.detail == f"count of items is {n}, expected {op} {json.dumps(value)}"
+            assert failure.item is data
+
+
+def test_count_lte_is_not_lt_in_a_policy(
+    make_policy: MakePolicy, write: Write, store: Store, ctx: EvalContext
+) -> None:
+    # The hand-made mutant of issue 8: "at most one critical" read as "fewer than one".
+    policy = make_policy(
+        """\
+input: {glob: "*.json"}
+rule:
+  count: findings
+  where: {path: severity, op: equals, value: critical}
+  op: lte
+  value: 1
+"""
+    )
+    write("artifacts/scan.json", json.dumps({"findings": [{"severity": "critical"}]}))
+    result, _ = evaluate_policy(policy, store(), ctx, None)
+    assert result.status is Status.PASS
+    write(
+        "artifacts/scan.json",
+        json.dumps({"findings": [{"severity": "critical"}, {"severity": "critical"}]}),
+    )
+    result, _ = evaluate_policy(policy, store(), ctx, None)
+    assert result.status is Status.FAIL
+    assert result.violations[0].message.endswith("count of findings is 2, expected lte 1")
+
+
+@pytest.mark.parametrize("op", ["gt", "gte", "lt", "lte"])
+@pytest.mark.parametrize("threshold", [7, 7.5, -2])
+def test_leaf_ordered_ops_at_every_boundary(
+    compile_rule: Compile, ctx: EvalContext, op: str, threshold: float
+) -> None:
+    rule = compile_rule({"path": "x", "op": op, "value": threshold})
+    for actual in (threshold - 1, threshold - 0.5, threshold, threshold + 0.5, threshold + 1):
+        for written in (actual, str(actual)):
+            assert rule.holds({"x": written}, ctx) is TRUTH[op](actual, threshold), written
+
+
+# --------------------------------------------------------------- errors, waivers, decision
+
+
+RULE = """\
+input: {glob: "*.json"}
+rule:
+  for_each: items
+  assert: {path: score, op: lt, value: 7}
+message: "{item.name}"
+"""
+
+
+def errored_with_violations(
+    make_policy: MakePolicy, write: Write, store: Store, ctx: EvalContext
+) -> tuple[PolicyResult, dict[str, Any]]:
+    """A policy in ``error`` (one item's score is NaN) that also has a violation."""
+    policy = make_policy(RULE)
+    write("artifacts/x.json", '{"items": [{"name": "high", "score": 9}, {"score": NaN}]}')
+    result, items = evaluate_policy(policy, store(), ctx, None)
+    assert result.status is Status.ERROR
+    assert [v.message for v in result.violations] == ["high"]
+    return result, items
+
+
+def test_error_with_every_violation_waived_stays_error_and_decides_error(
+    make_policy: MakePolicy, write: Write, store: Store, ctx: EvalContext
+) -> None:
+    # Hand-made mutant of issue 8: an ERROR whose violations are all waived became WAIVED,
+    # and the release passed although a value could not be evaluated.
+    result, items = errored_with_violations(make_policy, write, store, ctx)
+    waivers = load_waivers(
+        write(
+            "waivers.yaml",
+            "apiVersion: compliancegate/v1\nkind: Waivers\nwaivers:\n"
+            "  - {id: W-1, policy: p, reason: r, approved_by: a, expires: '2026-12-31'}\n",
+        )
+    )
+    waived, _ = apply_waivers(
+        [result], items, waivers, today=dt.date(2026, 6, 15), environment=None
+    )
+    (after,) = waived
+    assert all(v.waived for v in after.violations)
+    assert after.status is Status.ERROR
+    decided, decision = decide(waived, Severity.LOW)
+    assert decision is Decision.ERROR
+    assert decided[0].blocking
+
+
+def test_decide_error_beats_blocked_in_either_order(make_policy: MakePolicy) -> None:
+    failing = PolicyResult(make_policy(RULE, id="f"), Status.FAIL)
+    erroring = PolicyResult(make_policy(RULE, id="e"), Status.ERROR, error="x")
+    for results in ([failing, erroring], [erroring, failing]):
+        marked, decision = decide(results, Severity.LOW)
+        assert decision is Decision.ERROR
+        assert [r.blocking for r in marked] == [True, True]
+    marked, decision = decide([failing], Severity.LOW)
+    assert decision is Decision.BLOCKED
+
+
+@pytest.mark.parametrize("status", list(Status))
+@pytest.mark.parametrize("enforcement", list(Enforcement))
+@pytest.mark.parametrize("severity", list(Severity))
+@pytest.mark.parametrize("fail_on", list(Severity))
+def test_is_blocking_truth_table(
+    make_policy: MakePolicy,
+    status: Status,
+    enforcement: Enforcement,
+    severity: Severity,
+    fail_on: Severity,
+) -> None:
+    policy = dataclasses.replace(make_policy(RULE), enforcement=enforcement, severity=severity)
+    expected = (
+        enforcement is Enforcement.BLOCK
+        and status in (Status.FAIL, Status.ERROR)
+        and severity.rank >= fail_on.rank
+    )
+    assert is_blocking(PolicyResult(policy, status), fail_on) is expected
+    _, decision = decide([PolicyResult(policy, status)], fail_on)
+    if not expected:
+        assert decision is Decision.COMPLIANT
+    else:
+        assert decision is (Decision.ERROR if status is Status.ERROR else Decision.BLOCKED)
