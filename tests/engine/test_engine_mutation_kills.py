@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from compliancegate.engine.conditions import (
 from compliancegate.engine.decision import decide, is_blocking
 from compliancegate.engine.evaluation import evaluate_policy
 from compliancegate.engine.waivers import apply_waivers
+from compliancegate.errors import EvaluationError
 from compliancegate.loading.waivers import load_waivers
 from compliancegate.model import Decision, Enforcement, Policy, PolicyResult, Severity, Status
 
@@ -183,3 +185,145 @@ def test_is_blocking_truth_table(
         assert decision is Decision.COMPLIANT
     else:
         assert decision is (Decision.ERROR if status is Status.ERROR else Decision.BLOCKED)
+
+
+# --------------------------------------------------------------------------- the clock
+
+
+OLD = "2026-01-01"  # 165 days before the test clock
+NEW = "2026-06-14"
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda c: c,
+        lambda c: {"all": [c]},
+        lambda c: {"all": [{"path": "x", "op": "exists"}, c]},
+        lambda c: {"any": [{"path": "nothing", "op": "exists"}, c]},
+        lambda c: {"not": {"not": c}},
+        lambda c: {"for_each": "@", "assert": c},
+        lambda c: {
+            "for_each": "@",
+            "where": {"not": c},
+            "assert": {"path": "missing", "op": "exists"},
+        },
+        lambda c: {"count": "@", "where": c, "op": "equals", "value": 1},
+    ],
+    ids=["leaf", "all", "all2", "any", "not-not", "for_each", "where", "count-where"],
+)
+def test_the_run_clock_reaches_every_condition(
+    compile_rule: Compile, ctx: EvalContext, wrap: Callable[[Any], Any]
+) -> None:
+    # Each composite passes the run's clock down; one that passed None would crash or pass.
+    rule = compile_rule(wrap({"path": "x", "op": "newer_than", "value": "30d"}))
+    assert rule.holds({"x": NEW}, ctx)
+    assert rule.failures({"x": NEW}, ctx) == []
+    assert not rule.holds({"x": OLD}, ctx)
+    assert rule.failures({"x": OLD}, ctx) != []
+
+
+# --------------------------------------------------------------------------- what messages say
+
+
+@pytest.mark.parametrize(
+    ("spec", "text"),
+    [
+        ({"path": "a.b", "op": "exists"}, "a.b exists"),
+        ({"path": "a", "op": "absent"}, "a absent"),
+        ({"path": "a", "op": "equals", "value": "x"}, 'a equals "x"'),
+        ({"path": "a", "op": "in", "value": [1, True, None]}, "a in [1, true, null]"),
+        (
+            {"all": [{"path": "a", "op": "exists"}, {"path": "b", "op": "absent"}]},
+            "all of (a exists; b absent)",
+        ),
+        (
+            {"any": [{"path": "a", "op": "exists"}, {"path": "b", "op": "absent"}]},
+            "any of (a exists; b absent)",
+        ),
+        ({"not": {"path": "a", "op": "exists"}}, "not (a exists)"),
+        (
+            {"for_each": "items", "assert": {"path": "a", "op": "exists"}},
+            "for each items: a exists",
+        ),
+        ({"count": "items", "op": "lte", "value": 2}, "count of items lte 2"),
+        ({"count": "items", "op": "gt", "value": 2.5}, "count of items gt 2.5"),
+        ({"schema": {"type": "object"}}, "schema (inline)"),
+    ],
+)
+def test_descriptions_are_exact(compile_rule: Compile, spec: Any, text: str) -> None:
+    assert compile_rule(spec).describe() == text
+
+
+def test_a_whole_document_failure_says_what_does_not_hold(
+    compile_rule: Compile, ctx: EvalContext
+) -> None:
+    data = {"a": 1}
+    rule = compile_rule({"not": {"path": "a", "op": "exists"}})
+    (failure,) = rule.failures(data, ctx)
+    assert (failure.item, failure.detail, failure.subkey, failure.error) == (
+        data,
+        "not (a exists)",
+        "",
+        False,
+    )
+    rule = compile_rule({"for_each": "items", "assert": {"path": "ok", "op": "equals", "value": 1}})
+    (failure,) = rule.failures({"items": [{"ok": 1}, {"ok": 2}]}, ctx)
+    assert (failure.item, failure.detail) == ({"ok": 2}, "fails ok equals 1")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("x" * 58, '"' + "x" * 58 + '"'),  # 60 characters: whole
+        ("x" * 59, '"' + "x" * 56 + "..."),  # 61: cut to 57 and "..."
+        ({"b": 1, "a": "é"}, '{"a": "é", "b": 1}'),  # sorted keys, not ASCII-escaped
+        ([True, None], "[true, null]"),
+    ],
+)
+def test_values_in_errors_are_shown_as_written_and_cut(
+    compile_rule: Compile, ctx: EvalContext, value: Any, shown: str
+) -> None:
+    rule = compile_rule({"path": "x", "op": "gt", "value": 1})
+    with pytest.raises(EvaluationError) as caught:
+        rule.holds({"x": value}, ctx)
+    assert caught.value.message == f"x is {shown}, not a number"
+    assert caught.value.hint == (
+        "compare numbers with numbers (a string counts when it is a plain decimal number such"
+        ' as "7.5"); guard with {op: exists} or a where clause'
+    )
+
+
+def test_non_finite_errors_say_how_to_fix_them(compile_rule: Compile, ctx: EvalContext) -> None:
+    with pytest.raises(EvaluationError) as caught:
+        compile_rule({"path": "x", "op": "equals", "value": 1}).holds({"x": math.nan}, ctx)
+    assert caught.value.message == "x is NaN, which cannot be compared"
+    assert caught.value.hint == (
+        "NaN and Infinity are not values a policy can compare; fix what produced the document,"
+        " or test the value with {op: exists} only"
+    )
+
+
+# --------------------------------------------------------------------------- versions
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "order"),
+    [
+        ("1.10", "1.9", 1),  # PEP 440
+        ("1:2.10-1ubuntu1", "1:2.9-1ubuntu1", 1),  # Debian: numeric parts compare as numbers
+        ("1:2.9-1ubuntu1", "1:2.10-1ubuntu1", -1),
+        ("2.0-r1~a", "2.0-r1~a", 0),
+        ("v1.2.3+incompatible-x", "1.2.3+incompatible-x", 0),  # leading v ignored
+        ("V1.2.3_x", "1.2.3_x", 0),
+        ("1.0-RC_1", "1.0-rc_1", 0),  # case does not matter
+        ("1.0.b_", "1.0.1_", -1),  # a number ranks above a word at the same position
+        ("1.0_a", "1.0_b", -1),
+        ("1.0_1.1", "1.0_1", 1),  # a longer version with the same prefix is newer
+    ],
+)
+def test_loose_version_order(left: str, right: str, order: int) -> None:
+    from compliancegate.engine.conditions import compare_versions
+
+    assert compare_versions(left, right) == order
+    assert compare_versions(right, left) == -order
