@@ -197,7 +197,7 @@ def _number(value: Any, path: str) -> Number:
     raise EvaluationError(
         f"{path} is {_show(value)}, not a number",
         hint="compare numbers with numbers (a string counts when it is a plain decimal "
-        "number such as \"7.5\"); guard with {op: exists} or a where clause",
+        'number such as "7.5"); guard with {op: exists} or a where clause',
     )
 
 
@@ -205,6 +205,17 @@ def _exact(value: Number) -> Number:
     # A float means the decimal it was written as (0.1 read from a document or a policy is
     # one tenth), which is also its shortest repr.
     return Decimal(repr(value)) if isinstance(value, float) else value
+
+
+ORDERS = {
+    "equals": (0,),
+    "not_equals": (-1, 1),
+    "gt": (1,),
+    "gte": (0, 1),
+    "lt": (-1,),
+    "lte": (-1, 0),
+}
+"""The results of ``compare_numbers`` for which each numeric op holds."""
 
 
 def compare_numbers(left: Number, right: Number) -> int:
@@ -340,7 +351,7 @@ def _leaf_test(
         if not _is_number(value):
             raise ConditionSyntaxError(f"op {op} needs a number value", [*where, "value"])
         threshold: Number = value
-        wanted = {"gt": (1,), "gte": (0, 1), "lt": (-1,), "lte": (-1, 0)}[op]
+        wanted = ORDERS[op]
         return lambda actual, _c: (
             actual is not None and compare_numbers(_number(actual, path), threshold) in wanted
         )
@@ -526,16 +537,7 @@ class Count(Condition):
         )
 
     def holds(self, data: Any, ctx: EvalContext) -> bool:
-        n = self.count(data, ctx)
-        order = compare_numbers(n, self.value)
-        return order in {
-            "equals": (0,),
-            "not_equals": (-1, 1),
-            "gt": (1,),
-            "gte": (0, 1),
-            "lt": (-1,),
-            "lte": (-1, 0),
-        }[self.op]
+        return compare_numbers(self.count(data, ctx), self.value) in ORDERS[self.op]
 
     def failures(self, data: Any, ctx: EvalContext) -> list[Failure]:
         n = self.count(data, ctx)
