@@ -209,8 +209,29 @@ NEW = "2026-06-14"
             "assert": {"path": "missing", "op": "exists"},
         },
         lambda c: {"count": "@", "where": c, "op": "equals", "value": 1},
+        lambda c: {"any": [{"for_each": "@", "assert": c}]},
+        lambda c: {
+            "any": [
+                {
+                    "for_each": "@",
+                    "where": {"not": c},
+                    "assert": {"path": "missing", "op": "exists"},
+                }
+            ]
+        },
     ],
-    ids=["leaf", "all", "all2", "any", "not-not", "for_each", "where", "count-where"],
+    ids=[
+        "leaf",
+        "all",
+        "all2",
+        "any",
+        "not-not",
+        "for_each",
+        "where",
+        "count-where",
+        "nested-for_each",
+        "nested-where",
+    ],
 )
 def test_the_run_clock_reaches_every_condition(
     compile_rule: Compile, ctx: EvalContext, wrap: Callable[[Any], Any]
@@ -314,8 +335,9 @@ def test_non_finite_errors_say_how_to_fix_them(compile_rule: Compile, ctx: EvalC
         ("1:2.10-1ubuntu1", "1:2.9-1ubuntu1", 1),  # Debian: numeric parts compare as numbers
         ("1:2.9-1ubuntu1", "1:2.10-1ubuntu1", -1),
         ("2.0-r1~a", "2.0-r1~a", 0),
-        ("v1.2.3+incompatible-x", "1.2.3+incompatible-x", 0),  # leading v ignored
-        ("V1.2.3_x", "1.2.3_x", 0),
+        ("v1.2.3~x", "1.2.3~x", 0),  # a leading v or V is ignored, nothing else
+        ("V1.2.3~x", "1.2.3~x", 0),
+        ("X1.2.3~x", "1.2.3~x", -1),
         ("1.0-RC_1", "1.0-rc_1", 0),  # case does not matter
         ("1.0.b_", "1.0.1_", -1),  # a number ranks above a word at the same position
         ("1.0_a", "1.0_b", -1),
@@ -327,3 +349,46 @@ def test_loose_version_order(left: str, right: str, order: int) -> None:
 
     assert compare_versions(left, right) == order
     assert compare_versions(right, left) == -order
+
+
+def test_a_value_too_deep_to_show_is_described(compile_rule: Compile, ctx: EvalContext) -> None:
+    deep: Any = 1
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(EvaluationError) as caught:
+        compile_rule({"path": "x", "op": "gt", "value": 1}).holds({"x": deep}, ctx)
+    assert caught.value.message == "x is a list too large or too deep to show, not a number"
+
+
+def test_coverage_without_a_register_is_empty(make_policy: MakePolicy) -> None:
+    from compliancegate.engine.decision import coverage
+    from compliancegate.model import Coverage
+
+    assert coverage(None, [make_policy(RULE)]) == Coverage(0, 0, ())
+
+
+SCHEMA_RULE = """\
+input: {glob: "*.json"}
+rule:
+  schema:
+    type: object
+    properties:
+      a: {type: string}
+      b: {type: string}
+      items: {type: array, items: {type: integer}}
+message: "{item.kind}: {error}"
+"""
+
+
+def test_schema_failures_are_sorted_by_path_and_name_the_document(
+    make_policy: MakePolicy, write: Write, store: Store, ctx: EvalContext
+) -> None:
+    policy = make_policy(SCHEMA_RULE)
+    # Sorted by message, b's error ("1 is ...") would come first; by path, a's does.
+    write("artifacts/x.json", json.dumps({"kind": "K", "a": 2, "b": 1, "items": [1, "x"]}))
+    result, _ = evaluate_policy(policy, store(), ctx, None)
+    assert [v.message for v in result.violations] == [
+        "K: /a: 2 is not of type 'string'",
+        "K: /b: 1 is not of type 'string'",
+        "K: /items/1: 'x' is not of type 'integer'",
+    ]
