@@ -8,7 +8,6 @@ Each class is tested at the condition level (every op and its ``not``) and throu
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import sys
 import time
@@ -164,7 +163,7 @@ def test_count_where_meeting_nan_is_an_error(
     ids=str,
 )
 def test_non_finite_policy_value_is_refused_when_compiled(compile_rule: Compile, spec: Any) -> None:
-    with pytest.raises(ConditionSyntaxError, match="NaN or Infinity|finite"):
+    with pytest.raises(ConditionSyntaxError, match=r"NaN or Infinity|finite"):
         compile_rule(spec)
 
 
@@ -270,7 +269,7 @@ def test_text_that_is_not_a_plain_decimal_is_an_error(
     compile_rule: Compile, ctx: EvalContext, text: str
 ) -> None:
     for spec in (leaf("gte", 7), {"not": leaf("gte", 7)}):
-        with pytest.raises(EvaluationError, match="not a number|out of range"):
+        with pytest.raises(EvaluationError, match=r"not a number|out of range"):
             compile_rule(spec).holds({"x": text}, ctx)
 
 
@@ -570,17 +569,29 @@ def test_fingerprints_of_valid_text_did_not_change() -> None:
     assert fingerprint("p", "raw", "café") == expected
 
 
-def test_json_documents_with_nan_reach_the_engine_as_errors(
-    make_policy: MakePolicy, tmp_path: Path
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("scores.json", '{"items": [{"name": "n", "score": NaN}]}'),
+        ("scores.json", '{"items": [{"name": "n", "score": -Infinity}]}'),
+        ("scores.yaml", "items: [{name: n, score: .nan}]\n"),
+        ("scores.yaml", "items: [{name: n, score: -.inf}]\n"),
+        ("scores.yaml", "items: [{name: n, score: .NaN}]\n"),
+        ("scores.toml", '[[items]]\nname = "n"\nscore = nan\n'),
+        ("scores.toml", '[[items]]\nname = "n"\nscore = -inf\n'),
+    ],
+)
+def test_non_finite_values_from_every_syntax_are_errors(
+    make_policy: MakePolicy, tmp_path: Path, name: str, text: str
 ) -> None:
-    # Whatever the parser does with NaN (refuse it, or read it), a policy never passes on it.
+    # Whatever the parser does with NaN (refuse the file, or read the value), the policy
+    # that reads it never passes, and the error names the file.
     from compliancegate.artifacts.selection import ArtifactStore
 
-    policy = make_policy(SCORE_RULE)
+    policy = make_policy(SCORE_RULE.replace("*.json", "scores.*"))
     root = tmp_path / "release"
     root.mkdir()
-    (root / "scores.json").write_text('{"items": [{"name": "n", "score": NaN}]}')
+    (root / name).write_text(text)
     result, _ = evaluate_policy(policy, ArtifactStore([root]), CTX, None)
     assert result.status is Status.ERROR
-    assert result.error is not None and "scores.json" in result.error
-    assert json.loads('{"a": NaN}')["a"] != json.loads('{"a": NaN}')["a"]
+    assert result.error is not None and name in result.error
