@@ -512,7 +512,7 @@ def test_for_each_error_in_assert_fails_its_own_item(
     rule = compile_rule({"for_each": "items", "assert": {"path": "n", "op": "gt", "value": 1}})
     failures = rule.failures({"items": [{"n": 5}, {"n": "many"}, {"n": 0}]}, ctx)
     assert [(f.item, f.error) for f in failures] == [({"n": "many"}, True), ({"n": 0}, False)]
-    assert failures[0].detail.startswith("items[1]: n is \"many\", not a number")
+    assert failures[0].detail.startswith('items[1]: n is "many", not a number')
     # Used as a sub-condition (holds), the error still propagates: there is no item to blame.
     with pytest.raises(EvaluationError):
         rule.holds({"items": [{"n": 5}, {"n": "many"}]}, ctx)
