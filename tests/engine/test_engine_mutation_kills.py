@@ -392,3 +392,169 @@ def test_schema_failures_are_sorted_by_path_and_name_the_document(
         "K: /b: 1 is not of type 'string'",
         "K: /items/1: 'x' is not of type 'integer'",
     ]
+
+
+# --------------------------------------------------------------------------- compile errors
+
+OPS_HINT = "ops: " + ", ".join(
+    [
+        "equals",
+        "not_equals",
+        "in",
+        "not_in",
+        "contains",
+        "not_contains",
+        "exists",
+        "absent",
+        "matches",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "older_than",
+        "newer_than",
+        "version_gte",
+        "version_lt",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message", "where", "hint"),
+    [
+        ([], "a condition must be a non-empty mapping", ("rule",), None),
+        ({}, "a condition must be a non-empty mapping", ("rule",), None),
+        (
+            {"all": [], "x": 1},
+            "unknown key 'x' in condition",
+            ("rule", "x"),
+            "allowed here: all",
+        ),
+        ({"any": []}, "any needs a non-empty list", ("rule", "any"), None),
+        ({"all": {}}, "all needs a non-empty list", ("rule", "all"), None),
+        (
+            {"not": {"path": "a", "op": "exists", "value": 1}},
+            "op exists takes no value",
+            ("rule", "not", "value"),
+            None,
+        ),
+        ({"for_each": "a"}, "condition lacks 'assert'", ("rule",), None),
+        (
+            {"for_each": "a", "assert": {"path": "", "op": "exists"}},
+            "a path must be a non-empty JMESPath string",
+            ("rule", "assert", "path"),
+            None,
+        ),
+        (
+            {"count": "a", "op": "most", "value": 1},
+            "count op must be one of equals, not_equals, gt, gte, lt, lte",
+            ("rule", "op"),
+            None,
+        ),
+        (
+            {"count": "a", "op": "lt", "value": "1"},
+            "count value must be a finite number",
+            ("rule", "value"),
+            None,
+        ),
+        (
+            {"count": "a", "op": "lt", "value": True},
+            "count value must be a finite number",
+            ("rule", "value"),
+            None,
+        ),
+        ({"path": "a", "op": "like", "value": 1}, "unknown op 'like'", ("rule", "op"), OPS_HINT),
+        ({"path": "a", "op": "equals"}, "op equals needs a value", ("rule",), None),
+        (
+            {"path": "a", "op": "in", "value": 1},
+            "op in needs a list value",
+            ("rule", "value"),
+            None,
+        ),
+        (
+            {"path": "a", "op": "matches", "value": 1},
+            "op matches needs a regex string value",
+            ("rule", "value"),
+            None,
+        ),
+        (
+            {"path": "a", "op": "gte", "value": "7"},
+            "op gte needs a number value",
+            ("rule", "value"),
+            None,
+        ),
+        (
+            {"path": "a", "op": "gte", "value": False},
+            "op gte needs a number value",
+            ("rule", "value"),
+            None,
+        ),
+        (
+            {"path": "a", "op": "lt", "value": math.inf},
+            "op lt value holds NaN or Infinity, which compare false with everything",
+            ("rule", "value"),
+            "compare with finite numbers",
+        ),
+        (
+            {"path": "a", "op": "version_lt", "value": True},
+            "op version_lt needs a version string",
+            ("rule", "value"),
+            None,
+        ),
+        (
+            {"path": "a", "op": "version_lt", "value": [1]},
+            "op version_lt needs a version string",
+            ("rule", "value"),
+            None,
+        ),
+        (
+            {"path": "a", "op": "version_gte", "value": "1" * 257},
+            "op version_gte value is longer than 256 characters",
+            ("rule", "value"),
+            None,
+        ),
+        (
+            {"what": 1, "else": 2},
+            "unknown condition with keys else, what",
+            ("rule",),
+            "a condition is one of all, any, not, for_each, count, schema or {path, op, value}",
+        ),
+        (
+            {"schema": {"$ref": "https://example.com/s.json"}},
+            "schema $ref must name a local file relative to the policy",
+            ("rule", "schema"),
+            None,
+        ),
+        (
+            {"schema": {"$ref": "#/defs/a"}},
+            "schema $ref must name a local file relative to the policy",
+            ("rule", "schema"),
+            None,
+        ),
+        ({"schema": [1]}, "schema must be a JSON Schema object", ("rule", "schema"), None),
+        (
+            {"schema": {"type": "thing"}},
+            "invalid JSON Schema ((inline)): 'thing' is not valid under any of the given schemas",
+            ("rule", "schema"),
+            None,
+        ),
+    ],
+)
+def test_compile_errors_are_exact(
+    compile_rule: Compile, spec: Any, message: str, where: tuple[Any, ...], hint: str | None
+) -> None:
+    from compliancegate.engine.conditions import ConditionSyntaxError
+
+    with pytest.raises(ConditionSyntaxError) as caught:
+        compile_rule(spec)
+    assert (caught.value.message, caught.value.where, caught.value.hint) == (message, where, hint)
+
+
+def test_regex_errors_say_how_to_fix_them(compile_rule: Compile) -> None:
+    from compliancegate.engine.conditions import ConditionSyntaxError
+
+    with pytest.raises(ConditionSyntaxError) as caught:
+        compile_rule({"path": "a", "op": "matches", "value": "("})
+    assert caught.value.message.startswith("bad regex '(': missing ), unterminated subpattern")
+    assert caught.value.where == ("rule", "value")
+    assert caught.value.hint == "Python re syntax; escape backslashes in YAML double quotes"
