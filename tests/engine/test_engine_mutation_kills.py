@@ -558,3 +558,49 @@ def test_regex_errors_say_how_to_fix_them(compile_rule: Compile) -> None:
     assert caught.value.message.startswith("bad regex '(': missing ), unterminated subpattern")
     assert caught.value.where == ("rule", "value")
     assert caught.value.hint == "Python re syntax; escape backslashes in YAML double quotes"
+
+
+# --------------------------------------------------------------------------- hostile values
+
+
+def test_strict_equality_refuses_non_finite_on_either_side() -> None:
+    from compliancegate.engine.conditions import values_equal
+
+    for left, right in ((math.nan, 1), (1, math.nan), (math.inf, math.inf), ([1], [-math.inf])):
+        with pytest.raises(EvaluationError) as caught:
+            values_equal(left, right, strict=True)
+        assert caught.value.message in (
+            "a compared value is NaN, which cannot be compared",
+            "a compared value is Infinity, which cannot be compared",
+            "a compared value is -Infinity, which cannot be compared",
+        )
+        assert values_equal(left, right) is (left == right)
+
+
+def test_out_of_range_numbers_are_named(compile_rule: Compile, ctx: EvalContext) -> None:
+    with pytest.raises(EvaluationError) as caught:
+        compile_rule({"path": "x", "op": "gt", "value": 1}).holds(
+            {"x": "1e99999999999999999999"}, ctx
+        )
+    assert caught.value.message == 'x is "1e99999999999999999999", a number out of range'
+
+
+def test_values_that_are_not_json_are_shown_as_text(
+    compile_rule: Compile, ctx: EvalContext
+) -> None:
+    # TOML dates are datetime objects, not strings.
+    with pytest.raises(EvaluationError) as caught:
+        compile_rule({"path": "x", "op": "gt", "value": 1}).holds({"x": dt.date(2026, 1, 2)}, ctx)
+    assert caught.value.message == 'x is "2026-01-02", not a number'
+
+
+@pytest.mark.parametrize(("digits", "compared"), [(30, True), (256, True), (257, False)])
+def test_integer_versions_up_to_the_limit(
+    compile_rule: Compile, ctx: EvalContext, digits: int, compared: bool
+) -> None:
+    rule = compile_rule({"path": "x", "op": "version_gte", "value": "2"})
+    if compared:
+        assert rule.holds({"x": 10 ** (digits - 1)}, ctx)
+    else:
+        with pytest.raises(EvaluationError, match="longer than 256"):
+            rule.holds({"x": 10 ** (digits - 1)}, ctx)

@@ -181,8 +181,7 @@ Number = int | float | Decimal
 def _number(value: Any, path: str) -> Number:
     """``value`` as an exactly comparable number, or ``EvaluationError`` naming ``path``."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        _refuse_non_finite(value, path)
-        return value
+        return value  # never NaN or Infinity: Leaf.holds refused them before any op ran
     match = (
         _DECIMAL.fullmatch(value)
         if isinstance(value, str) and len(value) <= MAX_NUMBER_CHARS
@@ -408,11 +407,10 @@ def _leaf_test(
 
 def _version_text(value: str | int | float) -> str | None:
     """The version as text, or None when it is longer than ``MAX_VERSION_CHARS``."""
-    if isinstance(value, str):
-        return value if len(value) <= MAX_VERSION_CHARS else None
-    if isinstance(value, int) and value.bit_length() > MAX_VERSION_CHARS * 4:
-        return None  # str() of it would be long or a ValueError past 4,300 digits
-    text = str(value)
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except ValueError:  # an integer past Python's 4,300-digit str() limit
+        return None
     return text if len(text) <= MAX_VERSION_CHARS else None
 
 
