@@ -153,10 +153,7 @@ def values_equal(actual: Any, expected: Any, *, strict: bool = False) -> bool:
     """
     if strict and (is_non_finite(actual) or is_non_finite(expected)):
         _refuse_non_finite(actual if is_non_finite(actual) else expected, "a compared value")
-    # Python says True == 1; a policy author comparing with `true` means the boolean.
-    if isinstance(actual, bool) or isinstance(expected, bool):
-        return isinstance(actual, bool) and isinstance(expected, bool) and actual is expected
-    if _is_number(actual) and _is_number(expected):
+    if _is_number(actual) and _is_number(expected):  # never bool: see _is_number
         return bool(actual == expected)
     # The same strictness inside lists and mappings: [true] is not [1].
     if isinstance(actual, list) and isinstance(expected, list):
@@ -167,6 +164,8 @@ def values_equal(actual: Any, expected: Any, *, strict: bool = False) -> bool:
         return actual.keys() == expected.keys() and all(
             values_equal(actual[k], expected[k], strict=strict) for k in actual
         )
+    # Python says True == 1; a policy author comparing with `true` means the boolean, so
+    # anything but two numbers must be of one type.
     return type(actual) is type(expected) and bool(actual == expected)
 
 
