@@ -604,3 +604,19 @@ def test_integer_versions_up_to_the_limit(
     else:
         with pytest.raises(EvaluationError, match="longer than 256"):
             rule.holds({"x": 10 ** (digits - 1)}, ctx)
+
+
+@pytest.mark.parametrize(
+    ("actual", "expected"),
+    [
+        ({"a": math.nan}, {"a": 1}),
+        ({"a": {"b": [math.inf]}}, {"a": {"b": [1]}}),
+        ([1, [math.nan]], [1, [1]]),
+    ],
+)
+def test_strict_equality_reaches_every_depth(actual: Any, expected: Any) -> None:
+    from compliancegate.engine.conditions import values_equal
+
+    with pytest.raises(EvaluationError):
+        values_equal(actual, expected, strict=True)
+    assert values_equal(actual, expected) is False

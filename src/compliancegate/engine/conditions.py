@@ -158,7 +158,7 @@ def values_equal(actual: Any, expected: Any, *, strict: bool = False) -> bool:
     # The same strictness inside lists and mappings: [true] is not [1].
     if isinstance(actual, list) and isinstance(expected, list):
         return len(actual) == len(expected) and all(
-            values_equal(a, e, strict=strict) for a, e in zip(actual, expected, strict=True)
+            values_equal(actual[i], expected[i], strict=strict) for i in range(len(actual))
         )
     if isinstance(actual, dict) and isinstance(expected, dict):
         return actual.keys() == expected.keys() and all(
