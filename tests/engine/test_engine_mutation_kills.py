@@ -620,3 +620,47 @@ def test_strict_equality_reaches_every_depth(actual: Any, expected: Any) -> None
     with pytest.raises(EvaluationError):
         values_equal(actual, expected, strict=True)
     assert values_equal(actual, expected) is False
+
+
+@pytest.mark.parametrize(
+    ("spec", "value", "message", "hint"),
+    [
+        (
+            {"path": "x", "op": "older_than", "value": "30d"},
+            "soon",
+            'x is "soon", not an ISO 8601 date or datetime',
+            "write dates as 2026-11-21 or 2026-11-21T10:00:00Z",
+        ),
+        (
+            {"path": "x", "op": "newer_than", "value": "1h"},
+            [2026],
+            "x is [2026], not an ISO 8601 date or datetime",
+            "write dates as 2026-11-21 or 2026-11-21T10:00:00Z",
+        ),
+        (
+            {"path": "x", "op": "version_lt", "value": "2"},
+            {"v": 1},
+            'x is {"v": 1}, not a version',
+            None,
+        ),
+        (
+            {"path": "x", "op": "version_gte", "value": "2"},
+            True,
+            "x is true, not a version",
+            None,
+        ),
+        (
+            {"path": "x", "op": "version_gte", "value": "2"},
+            "9" * 300,
+            'x is a version longer than 256 characters ("' + "9" * 56 + "...)",
+            "versions are compared up to 256 characters; fix what produced it",
+        ),
+    ],
+    ids=["age-text", "age-list", "version-map", "version-bool", "version-long"],
+)
+def test_evaluation_errors_are_exact(
+    compile_rule: Compile, ctx: EvalContext, spec: Any, value: Any, message: str, hint: Any
+) -> None:
+    with pytest.raises(EvaluationError) as caught:
+        compile_rule(spec).holds({"x": value}, ctx)
+    assert (caught.value.message, caught.value.hint) == (message, hint)
