@@ -373,35 +373,31 @@ def _leaf_test(
             return age > span if older else age < span
 
         return age_test
-    if op in ("version_gte", "version_lt"):
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise ConditionSyntaxError(f"op {op} needs a version string", [*where, "value"])
-        threshold_text = _version_text(value)
-        if threshold_text is None:
-            raise ConditionSyntaxError(
-                f"op {op} value is longer than {MAX_VERSION_CHARS} characters", [*where, "value"]
+    # version_gte or version_lt: compile_condition admits only LEAF_OPS, all handled above.
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ConditionSyntaxError(f"op {op} needs a version string", [*where, "value"])
+    threshold_text = _version_text(value)
+    if threshold_text is None:
+        raise ConditionSyntaxError(
+            f"op {op} value is longer than {MAX_VERSION_CHARS} characters", [*where, "value"]
+        )
+    want = (0, 1) if op == "version_gte" else (-1,)
+
+    def version_test(actual: Any, _c: EvalContext) -> bool:
+        if actual is None:
+            return False
+        if not isinstance(actual, str | int | float) or isinstance(actual, bool):
+            raise EvaluationError(f"{path} is {_show(actual)}, not a version")
+        text = _version_text(actual)
+        if text is None:
+            raise EvaluationError(
+                f"{path} is a version longer than {MAX_VERSION_CHARS} characters ({_show(actual)})",
+                hint=f"versions are compared up to {MAX_VERSION_CHARS} characters; "
+                "fix what produced it",
             )
-        want = (0, 1) if op == "version_gte" else (-1,)
+        return compare_versions(text, threshold_text) in want
 
-        def version_test(actual: Any, _c: EvalContext) -> bool:
-            if actual is None:
-                return False
-            if not isinstance(actual, str | int | float) or isinstance(actual, bool):
-                raise EvaluationError(f"{path} is {_show(actual)}, not a version")
-            text = _version_text(actual)
-            if text is None:
-                raise EvaluationError(
-                    f"{path} is a version longer than {MAX_VERSION_CHARS} characters "
-                    f"({_show(actual)})",
-                    hint=f"versions are compared up to {MAX_VERSION_CHARS} characters; "
-                    "fix what produced it",
-                )
-            return compare_versions(text, threshold_text) in want
-
-        return version_test
-    raise ConditionSyntaxError(
-        f"unknown op {op!r}", [*where, "op"], hint="ops: " + ", ".join(LEAF_OPS)
-    )
+    return version_test
 
 
 def _version_text(value: str | int | float) -> str | None:
