@@ -431,6 +431,24 @@ OPS_HINT = "ops: " + ", ".join(
             "allowed here: all",
         ),
         ({"any": []}, "any needs a non-empty list", ("rule", "any"), None),
+        (
+            {"for_each": "a", "assert": {"path": "b", "op": "exists"}, "x": 1},
+            "unknown key 'x' in condition",
+            ("rule", "x"),
+            "allowed here: assert, for_each, where",
+        ),
+        (
+            {"count": "", "op": "lt", "value": 1},
+            "a path must be a non-empty JMESPath string",
+            ("rule", "count"),
+            None,
+        ),
+        (
+            {"path": "a[", "op": "exists"},
+            "bad JMESPath 'a[': Invalid jmespath expression: Incomplete expression:",
+            ("rule", "path"),
+            'see https://jmespath.org/specification.html; quote keys with dashes as "a-b"',
+        ),
         ({"all": {}}, "all needs a non-empty list", ("rule", "all"), None),
         (
             {"not": {"path": "a", "op": "exists", "value": 1}},
@@ -664,3 +682,12 @@ def test_evaluation_errors_are_exact(
     with pytest.raises(EvaluationError) as caught:
         compile_rule(spec).holds({"x": value}, ctx)
     assert (caught.value.message, caught.value.hint) == (message, hint)
+
+
+def test_each_path_is_compiled_once_per_policy(tmp_path: Path) -> None:
+    from compliancegate.engine.conditions import CompileContext
+
+    ctx = CompileContext(tmp_path)
+    first = ctx.path("a.b", ("rule",))
+    assert ctx.path("a.b", ("rule", "all", 1)) is first
+    assert ctx.paths == {"a.b": first}

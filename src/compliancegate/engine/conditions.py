@@ -403,7 +403,7 @@ def _leaf_test(
 def _version_text(value: str | int | float) -> str | None:
     """The version as text, or None when it is longer than ``MAX_VERSION_CHARS``."""
     try:
-        text = value if isinstance(value, str) else str(value)
+        text = str(value)
     except ValueError:  # an integer past Python's 4,300-digit str() limit
         return None
     return text if len(text) <= MAX_VERSION_CHARS else None
