@@ -431,6 +431,14 @@ OPS_HINT = "ops: " + ", ".join(
             "allowed here: all",
         ),
         ({"any": []}, "any needs a non-empty list", ("rule", "any"), None),
+        ({"path": "a"}, "condition lacks 'op'", ("rule",), None),
+        ({"op": "exists"}, "condition lacks 'path'", ("rule",), None),
+        (
+            {"count": "a", "where": {"path": "b"}, "op": "lt", "value": 1},
+            "condition lacks 'op'",
+            ("rule", "where"),
+            None,
+        ),
         (
             {"for_each": "a", "assert": {"path": "b", "op": "exists"}, "x": 1},
             "unknown key 'x' in condition",
