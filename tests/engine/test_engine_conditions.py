@@ -504,10 +504,18 @@ def test_for_each_with_flattening_projection(compile_rule: Compile, ctx: EvalCon
     assert [f.item["uses"] for f in rule.failures(data, ctx)] == ["a@main", "b@main"]
 
 
-def test_for_each_error_in_assert_propagates(compile_rule: Compile, ctx: EvalContext) -> None:
+def test_for_each_error_in_assert_fails_its_own_item(
+    compile_rule: Compile, ctx: EvalContext
+) -> None:
+    # The item that cannot be evaluated is an error naming its index; the items before and
+    # after it are still evaluated (and the failing one reported).
     rule = compile_rule({"for_each": "items", "assert": {"path": "n", "op": "gt", "value": 1}})
+    failures = rule.failures({"items": [{"n": 5}, {"n": "many"}, {"n": 0}]}, ctx)
+    assert [(f.item, f.error) for f in failures] == [({"n": "many"}, True), ({"n": 0}, False)]
+    assert failures[0].detail.startswith('items[1]: n is "many", not a number')
+    # Used as a sub-condition (holds), the error still propagates: there is no item to blame.
     with pytest.raises(EvaluationError):
-        rule.failures({"items": [{"n": 5}, {"n": "many"}]}, ctx)
+        rule.holds({"items": [{"n": 5}, {"n": "many"}]}, ctx)
 
 
 # --------------------------------------------------------------------------- count

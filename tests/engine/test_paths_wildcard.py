@@ -6,6 +6,7 @@ import jmespath
 import pytest
 
 from compliancegate.engine.paths import compile_path
+from compliancegate.errors import CompliancegateError
 
 DOC = {"a": {"x": {"b": {"c": 1}}, "y": {"b": {"c": 2}}}}
 
@@ -41,3 +42,20 @@ def test_upstream_parser_still_has_the_bug_we_work_around() -> None:
 def test_our_cache_is_not_shared_with_upstream() -> None:
     jmespath.compile("a.*.b.c")  # fills jmespath's own cache with the buggy tree
     assert compile_path("a.*.b.c").search(DOC) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("expression", "data", "error"),
+    [
+        ("avg(@)", [10**400, 1], "OverflowError"),
+        ("ceil(@)", float("inf"), "OverflowError"),
+        ("floor(@)", float("nan"), "ValueError"),
+        ("to_string(@)", 10**5000, "ValueError"),
+    ],
+    ids=["avg", "ceil", "floor", "to_string"],
+)
+def test_functions_failing_on_hostile_values_are_errors(
+    expression: str, data: object, error: str
+) -> None:
+    with pytest.raises(CompliancegateError, match=f"failed on this value: {error}"):
+        compile_path(expression).search(data)

@@ -10,8 +10,11 @@ regexes, durations and schemas are already compiled. A condition answers two que
   ``data`` as a whole when it does not hold.
 
 Comparisons are strict about types, and a value that cannot be compared (a string where a
-number is needed, a date that is not a date) raises ``EvaluationError``: the policy ends in
-``error``, which blocks like a failure, rather than silently passing.
+number is needed, a date that is not a date, NaN or Infinity, a version too long to order)
+raises ``EvaluationError``: the policy ends in ``error``, which blocks like a failure, rather
+than silently passing. NaN in particular compares false with everything, so ``not: {op:
+gte}`` would pass on it; no comparison ever sees one. Numbers are compared exactly, never
+through ``float``: a 400-digit integer is larger than any float, not an ``OverflowError``.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -30,6 +35,11 @@ from compliancegate.engine.paths import Path, compile_path
 from compliancegate.errors import CompliancegateError, EvaluationError
 
 MAX_SCHEMA_ERRORS = 1000
+MAX_VERSION_CHARS = 256
+"""Longer versions are an evaluation error: real ones (Debian epochs, Go pseudo-versions) stay
+far below, and ordering a 5,000-digit one costs time or a ValueError from ``int``."""
+MAX_NUMBER_CHARS = 1000
+"""A string longer than this is never read as a number."""
 
 LEAF_OPS = (
     "equals",
@@ -78,6 +88,9 @@ class Failure:
     detail: str
     subkey: str = ""
     """Distinguishes several failures of one item (e.g. the path of a schema error)."""
+    error: bool = False
+    """The item could not be evaluated (``detail`` says why): the policy ends in ``error``,
+    while the other items are still evaluated and reported."""
 
 
 class Condition:
@@ -105,45 +118,127 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def values_equal(actual: Any, expected: Any) -> bool:
-    # Python says True == 1; a policy author comparing with `true` means the boolean.
-    if isinstance(actual, bool) or isinstance(expected, bool):
-        return isinstance(actual, bool) and isinstance(expected, bool) and actual is expected
-    if _is_number(actual) and _is_number(expected):
+def is_non_finite(value: Any) -> bool:
+    """NaN, Infinity or -Infinity (YAML ``.nan``/``.inf``, JSON ``NaN`` read leniently)."""
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _has_non_finite(value: Any) -> bool:
+    """Whether a policy's value holds NaN or Infinity anywhere (checked once, at compile)."""
+    if isinstance(value, list):
+        return any(_has_non_finite(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    return is_non_finite(value)
+
+
+class NonFiniteError(EvaluationError):
+    """A comparison met NaN or Infinity, which compare false with everything."""
+
+
+def _refuse_non_finite(value: Any, path: str) -> None:
+    if is_non_finite(value):
+        raise NonFiniteError(
+            f"{path} is {_show(value)}, which cannot be compared",
+            hint="NaN and Infinity are not values a policy can compare; fix what produced "
+            "the document, or test the value with {op: exists} only",
+        )
+
+
+def values_equal(actual: Any, expected: Any, *, strict: bool = False) -> bool:
+    """Equality as policies mean it: ``true`` is not ``1``, ``[true]`` is not ``[1]``.
+
+    ``strict`` (conditions): meeting NaN or Infinity raises ``NonFiniteError`` instead of
+    answering; without it (waiver ``match``), NaN equals nothing, so it matches nothing.
+    """
+    if strict and (is_non_finite(actual) or is_non_finite(expected)):
+        _refuse_non_finite(actual if is_non_finite(actual) else expected, "a compared value")
+    if _is_number(actual) and _is_number(expected):  # never bool: see _is_number
         return bool(actual == expected)
     # The same strictness inside lists and mappings: [true] is not [1].
     if isinstance(actual, list) and isinstance(expected, list):
         return len(actual) == len(expected) and all(
-            values_equal(a, e) for a, e in zip(actual, expected, strict=True)
+            values_equal(actual[i], expected[i], strict=strict) for i in range(len(actual))
         )
     if isinstance(actual, dict) and isinstance(expected, dict):
         return actual.keys() == expected.keys() and all(
-            values_equal(actual[k], expected[k]) for k in actual
+            values_equal(actual[k], expected[k], strict=strict) for k in actual
         )
+    # Python says True == 1; a policy author comparing with `true` means the boolean, so
+    # anything but two numbers must be of one type.
     return type(actual) is type(expected) and bool(actual == expected)
 
 
-def _number(value: Any, path: str) -> float:
-    if _is_number(value):
-        return float(value)
-    if isinstance(value, str):
+# A number written as a string: ASCII digits, an optional sign, fraction and exponent (what
+# JSON and YAML write as a number, plus "+" and leading zeros), with surrounding spaces or
+# tabs. Not "NaN", "Infinity", "1_000" or "١٢", all of which float() would accept.
+_DECIMAL = re.compile(r"[ \t]*([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)[ \t]*")
+
+Number = int | float | Decimal
+
+
+def _number(value: Any, path: str) -> Number:
+    """``value`` as an exactly comparable number, or ``EvaluationError`` naming ``path``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value  # never NaN or Infinity: Leaf.holds refused them before any op ran
+    match = (
+        _DECIMAL.fullmatch(value)
+        if isinstance(value, str) and len(value) <= MAX_NUMBER_CHARS
+        else None
+    )
+    if match is not None:
         try:
-            return float(value)
-        except ValueError:
-            pass
+            # Decimal, not float: "1e400" is larger than any float, not Infinity.
+            return Decimal(match.group(1))
+        except InvalidOperation:  # an exponent beyond what Decimal can hold
+            raise EvaluationError(f"{path} is {_show(value)}, a number out of range") from None
     raise EvaluationError(
         f"{path} is {_show(value)}, not a number",
-        hint="compare numbers with numbers; guard with {op: exists} or a where clause",
+        hint="compare numbers with numbers (a string counts when it is a plain decimal "
+        'number such as "7.5"); guard with {op: exists} or a where clause',
     )
+
+
+def _exact(value: Number) -> Number:
+    # A float means the decimal it was written as (0.1 read from a document or a policy is
+    # one tenth), which is also its shortest repr.
+    return Decimal(repr(value)) if isinstance(value, float) else value
+
+
+ORDERS = {
+    "equals": (0,),
+    "not_equals": (-1, 1),
+    "gt": (1,),
+    "gte": (0, 1),
+    "lt": (-1,),
+    "lte": (-1, 0),
+}
+"""The results of ``compare_numbers`` for which each numeric op holds."""
+
+
+def compare_numbers(left: Number, right: Number) -> int:
+    """-1, 0 or 1, exactly: int and float compare exactly in Python, Decimal with each."""
+    if isinstance(left, Decimal) or isinstance(right, Decimal):
+        left, right = _exact(left), _exact(right)
+    return int(left > right) - int(left < right)
 
 
 def _show(value: Any) -> str:
     """A value as policy authors write it (JSON spelling: true, null, "text"), shortened."""
     try:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    except ValueError:  # circular structures cannot come from parsers, but never crash here
-        text = repr(value)
+    except (ValueError, TypeError, RecursionError):
+        # A circular structure, an integer past Python's 4,300-digit str() limit, keys that
+        # cannot be sorted, or nesting deeper than the stack: describe instead of crashing.
+        text = describe_unprintable(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def describe_unprintable(value: Any) -> str:
+    """A short description of a value that cannot be written out."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"a number of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+    return f"a {type(value).__name__} too large or too deep to show"
 
 
 _VERSION_PARTS = re.compile(r"\d+|[A-Za-z]+")
@@ -158,7 +253,11 @@ def _loose_version(text: str) -> tuple[tuple[int, int | str], ...]:
 
 
 def compare_versions(left: str, right: str) -> int:
-    """-1, 0 or 1: PEP 440 order where both parse, else a numeric-aware loose order."""
+    """-1, 0 or 1: PEP 440 order where both parse, else a numeric-aware loose order.
+
+    Callers bound both lengths (``MAX_VERSION_CHARS``): a loose part of more than 4,300
+    digits is a ValueError from ``int``.
+    """
     from packaging.version import InvalidVersion, Version
 
     try:
@@ -182,7 +281,12 @@ class Leaf(Condition):
     test: Callable[[Any, EvalContext], bool] = field(default=lambda _a, _c: False, compare=False)
 
     def holds(self, data: Any, ctx: EvalContext) -> bool:
-        return self.test(self.path.search(data), ctx)
+        actual = self.path.search(data)
+        if self.op not in ("exists", "absent"):
+            # Every other op compares, and NaN compares false with everything: it would make
+            # not_equals, not_in and the `not` of any comparison hold.
+            _refuse_non_finite(actual, self.path.expression)
+        return self.test(actual, ctx)
 
     def describe(self) -> str:
         if self.op in ("exists", "absent"):
@@ -194,24 +298,30 @@ def _leaf_test(
     op: str, value: Any, path: str, where: Sequence[str | int]
 ) -> Callable[[Any, EvalContext], bool]:
     """Build the test function of a leaf, validating ``value`` once at compile time."""
+    if _has_non_finite(value):
+        raise ConditionSyntaxError(
+            f"op {op} value holds NaN or Infinity, which compare false with everything",
+            [*where, "value"],
+            hint="compare with finite numbers",
+        )
     if op == "equals":
-        return lambda actual, _c: values_equal(actual, value)
+        return lambda actual, _c: values_equal(actual, value, strict=True)
     if op == "not_equals":
-        return lambda actual, _c: not values_equal(actual, value)
+        return lambda actual, _c: not values_equal(actual, value, strict=True)
     if op in ("in", "not_in"):
         if not isinstance(value, list):
             raise ConditionSyntaxError(f"op {op} needs a list value", [*where, "value"])
         options = list(value)
         if op == "in":
-            return lambda actual, _c: any(values_equal(actual, o) for o in options)
-        return lambda actual, _c: not any(values_equal(actual, o) for o in options)
+            return lambda actual, _c: any(values_equal(actual, o, strict=True) for o in options)
+        return lambda actual, _c: not any(values_equal(actual, o, strict=True) for o in options)
     if op in ("contains", "not_contains"):
 
         def contains(actual: Any, _c: EvalContext) -> bool:
             if isinstance(actual, str):
                 return isinstance(value, str) and value in actual
             if isinstance(actual, list):
-                return any(values_equal(element, value) for element in actual)
+                return any(values_equal(element, value, strict=True) for element in actual)
             if isinstance(actual, dict):
                 return isinstance(value, str) and value in actual
             return False
@@ -238,14 +348,11 @@ def _leaf_test(
     if op in ("gt", "gte", "lt", "lte"):
         if not _is_number(value):
             raise ConditionSyntaxError(f"op {op} needs a number value", [*where, "value"])
-        threshold = float(value)
-        compare: Callable[[float, float], bool] = {
-            "gt": lambda a, b: a > b,
-            "gte": lambda a, b: a >= b,
-            "lt": lambda a, b: a < b,
-            "lte": lambda a, b: a <= b,
-        }[op]
-        return lambda actual, _c: actual is not None and compare(_number(actual, path), threshold)
+        threshold: Number = value
+        wanted = ORDERS[op]
+        return lambda actual, _c: (
+            actual is not None and compare_numbers(_number(actual, path), threshold) in wanted
+        )
     if op in ("older_than", "newer_than"):
         try:
             span = parse_duration(value)
@@ -266,23 +373,40 @@ def _leaf_test(
             return age > span if older else age < span
 
         return age_test
-    if op in ("version_gte", "version_lt"):
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise ConditionSyntaxError(f"op {op} needs a version string", [*where, "value"])
-        threshold_text = str(value)
-        want = (0, 1) if op == "version_gte" else (-1,)
+    # version_gte or version_lt: compile_condition admits only LEAF_OPS, all handled above.
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ConditionSyntaxError(f"op {op} needs a version string", [*where, "value"])
+    threshold_text = _version_text(value)
+    if threshold_text is None:
+        raise ConditionSyntaxError(
+            f"op {op} value is longer than {MAX_VERSION_CHARS} characters", [*where, "value"]
+        )
+    want = (0, 1) if op == "version_gte" else (-1,)
 
-        def version_test(actual: Any, _c: EvalContext) -> bool:
-            if actual is None:
-                return False
-            if not isinstance(actual, str | int | float) or isinstance(actual, bool):
-                raise EvaluationError(f"{path} is {_show(actual)}, not a version")
-            return compare_versions(str(actual), threshold_text) in want
+    def version_test(actual: Any, _c: EvalContext) -> bool:
+        if actual is None:
+            return False
+        if not isinstance(actual, str | int | float) or isinstance(actual, bool):
+            raise EvaluationError(f"{path} is {_show(actual)}, not a version")
+        text = _version_text(actual)
+        if text is None:
+            raise EvaluationError(
+                f"{path} is a version longer than {MAX_VERSION_CHARS} characters ({_show(actual)})",
+                hint=f"versions are compared up to {MAX_VERSION_CHARS} characters; "
+                "fix what produced it",
+            )
+        return compare_versions(text, threshold_text) in want
 
-        return version_test
-    raise ConditionSyntaxError(
-        f"unknown op {op!r}", [*where, "op"], hint="ops: " + ", ".join(LEAF_OPS)
-    )
+    return version_test
+
+
+def _version_text(value: str | int | float) -> str | None:
+    """The version as text, or None when it is longer than ``MAX_VERSION_CHARS``."""
+    try:
+        text = str(value)
+    except ValueError:  # an integer past Python's 4,300-digit str() limit
+        return None
+    return text if len(text) <= MAX_VERSION_CHARS else None
 
 
 # --------------------------------------------------------------------------- composites
@@ -298,7 +422,12 @@ class All(Condition):
         return all(part.holds(data, ctx) for part in self.parts)
 
     def failures(self, data: Any, ctx: EvalContext) -> list[Failure]:
-        return [failure for part in self.parts for failure in part.failures(data, ctx)]
+        out: list[Failure] = []
+        for index, part in enumerate(self.parts):
+            # One part that cannot be evaluated does not hide the other parts' violations.
+            with _item_errors(out, data, f"all[{index}]"):
+                out.extend(part.failures(data, ctx))
+        return out
 
     def describe(self) -> str:
         return "all of (" + "; ".join(p.describe() for p in self.parts) + ")"
@@ -330,6 +459,17 @@ class Not(Condition):
         return f"not ({self.part.describe()})"
 
 
+@contextlib.contextmanager
+def _item_errors(out: list[Failure], item: Any, where: str) -> Iterator[None]:
+    """Turn an evaluation error inside the block into an ``error`` failure of ``item``."""
+    try:
+        yield
+    except CompliancegateError as exc:
+        out.append(Failure(item, f"{where}: {exc.message}", subkey=where, error=True))
+    except RecursionError:
+        out.append(Failure(item, f"{where}: too deeply nested to evaluate", where, error=True))
+
+
 def _items(selected: Any) -> list[Any]:
     """What a for_each/count path selected, as a list: nothing for null, one for a scalar."""
     if selected is None:
@@ -347,14 +487,6 @@ class ForEach(Condition):
     where: Condition | None
     check: Condition
 
-    def _failing(self, data: Any, ctx: EvalContext) -> list[Any]:
-        return [
-            item
-            for item in _items(self.path.search(data))
-            if (self.where is None or self.where.holds(item, ctx))
-            and not self.check.holds(item, ctx)
-        ]
-
     def holds(self, data: Any, ctx: EvalContext) -> bool:
         for item in _items(self.path.search(data)):
             if (self.where is None or self.where.holds(item, ctx)) and not self.check.holds(
@@ -364,8 +496,17 @@ class ForEach(Condition):
         return True
 
     def failures(self, data: Any, ctx: EvalContext) -> list[Failure]:
+        """One failure per failing item; an item that cannot be evaluated is an ``error``
+        failure naming its index, and the items after it are still evaluated."""
         detail = f"fails {self.check.describe()}"
-        return [Failure(item, detail) for item in self._failing(data, ctx)]
+        out: list[Failure] = []
+        for index, item in enumerate(_items(self.path.search(data))):
+            with _item_errors(out, item, f"{self.path.expression}[{index}]"):
+                if (self.where is None or self.where.holds(item, ctx)) and not self.check.holds(
+                    item, ctx
+                ):
+                    out.append(Failure(item, detail))
+        return out
 
     def describe(self) -> str:
         return f"for each {self.path.expression}: {self.check.describe()}"
@@ -378,7 +519,7 @@ class Count(Condition):
     path: Path
     where: Condition | None
     op: str
-    value: float
+    value: int | float
 
     def count(self, data: Any, ctx: EvalContext) -> int:
         """The number of selected items that pass ``where``."""
@@ -389,15 +530,7 @@ class Count(Condition):
         )
 
     def holds(self, data: Any, ctx: EvalContext) -> bool:
-        n = self.count(data, ctx)
-        return {
-            "equals": n == self.value,
-            "not_equals": n != self.value,
-            "gt": n > self.value,
-            "gte": n >= self.value,
-            "lt": n < self.value,
-            "lte": n <= self.value,
-        }[self.op]
+        return compare_numbers(self.count(data, ctx), self.value) in ORDERS[self.op]
 
     def failures(self, data: Any, ctx: EvalContext) -> list[Failure]:
         n = self.count(data, ctx)
@@ -523,13 +656,13 @@ def compile_condition(
             raise ConditionSyntaxError(
                 f"count op must be one of {', '.join(COUNT_OPS)}", [*where, "op"]
             )
-        if not _is_number(spec["value"]):
-            raise ConditionSyntaxError("count value must be a number", [*where, "value"])
+        if not _is_number(spec["value"]) or is_non_finite(spec["value"]):
+            raise ConditionSyntaxError("count value must be a finite number", [*where, "value"])
         return Count(
             ctx.path(spec["count"], [*where, "count"]),
             compile_condition(spec["where"], ctx, [*where, "where"]) if "where" in spec else None,
             spec["op"],
-            float(spec["value"]),
+            spec["value"],
         )
     if "schema" in keys:
         only({"schema"}, {"schema"})

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from compliancegate.artifacts.interface import RAW_KIND
 from compliancegate.artifacts.kinds import KINDS
-from compliancegate.engine.conditions import EvalContext, Failure
+from compliancegate.engine.conditions import EvalContext, Failure, describe_unprintable
 from compliancegate.errors import CompliancegateError
 from compliancegate.model import (
     Artifact,
@@ -34,13 +34,22 @@ def fingerprint(policy_id: str, kind: str, item_key: str) -> str:
     """The stable identity of a violation: SHA-256 over policy, artifact kind and item key."""
     digest = hashlib.sha256()
     for part in (policy_id, kind, item_key):
-        digest.update(part.encode("utf-8"))
+        # surrogatepass: a lone surrogate read from a document ("\ud800" in JSON) is not
+        # UTF-8, but it must still hash (stably, and unlike any other text) rather than crash
+        # the run; for every other string this is plain UTF-8, so fingerprints do not change.
+        digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")
     return digest.hexdigest()
 
 
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    try:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        )
+    except (ValueError, TypeError):
+        # An integer past Python's 4,300-digit str() limit, or keys that cannot be sorted.
+        return repr(type(value)) + describe_unprintable(value)
 
 
 def item_key(policy: Policy, artifact: Artifact, failure: Failure) -> str:
@@ -191,14 +200,22 @@ def evaluate_policy(
             errors.append(f"{artifact.path}: document too deeply nested to evaluate")
             continue
         for failure in failures:
-            violation = _violation(
-                policy,
-                artifact,
-                failure,
-                item_key(policy, artifact, failure),
-                artifact.kind,
-                _location(artifact, failure.item),
-            )
+            if failure.error:
+                errors.append(f"{artifact.path}: {failure.detail}")
+                continue
+            try:
+                violation = _violation(
+                    policy,
+                    artifact,
+                    failure,
+                    item_key(policy, artifact, failure),
+                    artifact.kind,
+                    _location(artifact, failure.item),
+                )
+            except RecursionError:
+                # The item's identity (its canonical JSON) or message could not be built.
+                errors.append(f"{artifact.path}: a failing item too deeply nested to report")
+                continue
             if violation.fingerprint in items:  # the same item selected twice by a path
                 continue
             items[violation.fingerprint] = failure.item

@@ -50,6 +50,13 @@ class Path:
             return self.compiled.search(data)
         except jmespath.exceptions.JMESPathError as exc:
             raise CompliancegateError(f"JMESPath {self.expression!r} failed: {exc}") from None
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            # Functions on hostile values: avg() of a 400-digit number overflows a float,
+            # ceil() of Infinity, floor() of NaN, to_string() of an integer past Python's
+            # 4,300-digit limit. The item is in error; the run goes on.
+            raise CompliancegateError(
+                f"JMESPath {self.expression!r} failed on this value: {type(exc).__name__}: {exc}"
+            ) from None
 
 
 def compile_path(expression: str) -> Path:

@@ -103,12 +103,19 @@ def _format(value: Any) -> str:
         return MISSING
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, int | float):
-        text = str(value)
-    else:
-        text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    try:
+        if isinstance(value, str):
+            text = value
+        elif isinstance(value, int | float):
+            text = str(value)
+        else:
+            text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    except (ValueError, TypeError, RecursionError):
+        # An integer past Python's 4,300-digit str() limit, keys that cannot be sorted, or
+        # nesting deeper than the stack: a message is still written.
+        from compliancegate.engine.conditions import describe_unprintable
+
+        text = "<" + describe_unprintable(value) + ">"
     if len(text) > MAX_VALUE_CHARS:
         text = text[: MAX_VALUE_CHARS - 1] + "…"
     return text
