@@ -92,7 +92,7 @@ def test_check_with_an_empty_register_folder_exits_2(gate_project: Any, cg: Any)
     (gate_project.root / "empty").mkdir()
     outcome = cg("check", "release", "--no-ledger", "--register", "empty")
     assert outcome.code == 2, outcome.output
-    assert "no register found under empty" in outcome.stderr
+    assert "no registers found under empty" in outcome.stderr
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".yml", ".YAML", ".YML", ".Yml", ".yAmL"])
@@ -151,7 +151,7 @@ def test_the_loaders_say_what_they_skipped(tmp_path: Path) -> None:
     assert [p.name for p in found.hidden] == ["x.yaml"]
     with pytest.raises(LoadError, match="no policies found"):
         load_policies([tmp_path / "p"])
-    with pytest.raises(LoadError, match="no register found"):
+    with pytest.raises(LoadError, match="no registers found"):
         load_register([tmp_path / "p"])
 
 

@@ -8,42 +8,17 @@ tells linear from quadratic, not fast from slow; benchmarks/workflow_bench.py me
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from gha_gate import gate
 from hostile_workflows import FLAGGED, composite_action, workflow
 
-REPO = Path(__file__).resolve().parents[2]
-POLICIES = REPO / "policies" / "github-actions.yaml"
 BOUND_SECONDS = 120
 
 
 def _check(root: Path) -> dict[str, dict[str, object]]:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "compliancegate",
-            "check",
-            ".",
-            "--policies",
-            str(POLICIES),
-            "--no-ledger",
-            "--format",
-            "json",
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=BOUND_SECONDS,
-        env={**os.environ, "COMPLIANCEGATE_NOW": "2026-11-21T12:00:00Z"},
-    )
-    assert done.returncode == 1, done.stderr
-    return {r["policy"]["id"]: r for r in json.loads(done.stdout)["results"]}
+    return {r["policy"]["id"]: r for r in gate(root, timeout=BOUND_SECONDS)["results"]}
 
 
 @pytest.mark.parametrize("n", [60_000, 250_000])

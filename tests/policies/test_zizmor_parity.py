@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gha_gate import gate
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "policies" / "tests" / "fixtures" / "github" / "injection"
-POLICIES = REPO / "policies" / "github-actions.yaml"
 BLOCK = "gha-no-script-injection"
 WARN = "gha-no-indirect-script-injection"
 
@@ -123,27 +123,7 @@ def _zizmor_steps(exe: Path, root: Path) -> dict[tuple[str, str], set[str]]:
 
 def _our_steps(root: Path) -> dict[tuple[str, str], set[str]]:
     """(file, step name) -> the ids of our policies that flag it."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "compliancegate",
-            "check",
-            ".",
-            "--policies",
-            str(POLICIES),
-            "--no-ledger",
-            "--format",
-            "json",
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COMPLIANCEGATE_NOW": "2026-11-21T12:00:00Z"},
-    )
-    assert done.returncode == 1, done.stderr
-    report = json.loads(done.stdout)
+    report = gate(root, timeout=300)
     found: dict[tuple[str, str], set[str]] = {}
     for result in report["results"]:
         policy = result["policy"]["id"]

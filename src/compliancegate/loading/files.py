@@ -73,3 +73,15 @@ def hidden_message(path: Path, what: str) -> str:
         f"{display(path)} was not read: hidden {what} files and files in hidden folders are "
         "skipped (rename it without the leading dot to use it, or move it elsewhere)"
     )
+
+
+def nothing_found(named: Iterable[Path], found: FoundFiles, *, kind: str, what: str) -> LoadError:
+    """The error for paths that hold no document of ``kind``: a gate with nothing to read
+    says so rather than "ok"."""
+    where = ", ".join(display(p) for p in named) or "(no path)"
+    return LoadError(
+        f"no {what} found under {where}"
+        + (f" ({len(found.files)} YAML file(s) read)" if found.files else ""),
+        hint=f"{what} are kind: {kind} documents in .yaml/.yml files; check the path"
+        + (f"; {len(found.hidden)} hidden file(s) were skipped" if found.hidden else ""),
+    )

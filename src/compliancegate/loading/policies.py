@@ -12,7 +12,7 @@ from compliancegate.engine.conditions import CompileContext, ConditionSyntaxErro
 from compliancegate.engine.templates import compile_template
 from compliancegate.errors import CompliancegateError, LoadError
 from compliancegate.loading.documents import display, read_yaml, validate
-from compliancegate.loading.files import FoundFiles, find_yaml_files
+from compliancegate.loading.files import FoundFiles, find_yaml_files, nothing_found
 from compliancegate.loading.safe_yaml import YamlDocument
 from compliancegate.model import (
     ControlRef,
@@ -102,13 +102,7 @@ def load_policies(paths: Iterable[Path], register: Register | None = None) -> Po
                         )
             policies.append(policy)
     if not policies:
-        where = ", ".join(display(p) for p in named) or "(no path)"
-        raise LoadError(
-            f"no policies found under {where}"
-            + (f" ({len(files.files)} YAML file(s) read)" if files.files else ""),
-            hint="policies are kind: Policy documents in .yaml/.yml files; check the path"
-            + (f"; {len(files.hidden)} hidden file(s) were skipped" if files.hidden else ""),
-        )
+        raise nothing_found(named, files, kind="Policy", what="policies")
     return PolicySet(tuple(policies), tuple(tests), files.hidden)
 
 

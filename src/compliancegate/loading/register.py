@@ -9,7 +9,7 @@ from typing import Any
 from compliancegate.engine.durations import parse_date
 from compliancegate.errors import LoadError
 from compliancegate.loading.documents import display, read_yaml, validate
-from compliancegate.loading.files import find_yaml_files
+from compliancegate.loading.files import find_yaml_files, nothing_found
 from compliancegate.model import Control, ControlRef, Register, RegisterMeta, Severity, Standard
 
 DEFAULT_SLA: Mapping[str, Mapping[str, Any]] = {
@@ -128,13 +128,7 @@ def load_register(paths: Iterable[Path]) -> Register:
                 subject=standard.id,
             )
     if not metas:
-        named_at = ", ".join(display(p) for p in named) or "(no path)"
-        raise LoadError(
-            f"no register found under {named_at}"
-            + (f" ({len(found.files)} YAML file(s) read)" if found.files else ""),
-            hint="a register is a kind: Register document in a .yaml/.yml file; check the path"
-            + (f"; {len(found.hidden)} hidden file(s) were skipped" if found.hidden else ""),
-        )
+        raise nothing_found(named, found, kind="Register", what="registers")
     index = {c.ref: c for s in standards for c in s.controls}
     return Register(
         tuple(metas),
