@@ -118,9 +118,10 @@ message: "{item.name}"
 def errored_with_violations(
     make_policy: MakePolicy, write: Write, store: Store, ctx: EvalContext
 ) -> tuple[PolicyResult, dict[str, Any]]:
-    """A policy in ``error`` (one item's score is NaN) that also has a violation."""
+    """A policy in ``error`` that also has a violation: one item's score is the text NaN
+    (a JSON NaN literal would be refused when the file is read, before any item)."""
     policy = make_policy(RULE)
-    write("artifacts/x.json", '{"items": [{"name": "high", "score": 9}, {"score": NaN}]}')
+    write("artifacts/x.json", '{"items": [{"name": "high", "score": 9}, {"score": "NaN"}]}')
     result, items = evaluate_policy(policy, store(), ctx, None)
     assert result.status is Status.ERROR
     assert [v.message for v in result.violations] == ["high"]
@@ -180,11 +181,18 @@ def test_is_blocking_truth_table(
         and severity.rank >= fail_on.rank
     )
     assert is_blocking(PolicyResult(policy, status), fail_on) is expected
+    # A lone result that could not block was no judgement at all unless it is a block policy
+    # at or above fail_on that completed: a run that judged nothing is an error, not compliant.
+    judged = (
+        enforcement is Enforcement.BLOCK
+        and severity.rank >= fail_on.rank
+        and status in (Status.PASS, Status.FAIL, Status.WAIVED)
+    )
     _, decision = decide([PolicyResult(policy, status)], fail_on)
-    if not expected:
-        assert decision is Decision.COMPLIANT
-    else:
+    if expected:
         assert decision is (Decision.ERROR if status is Status.ERROR else Decision.BLOCKED)
+    else:
+        assert decision is (Decision.COMPLIANT if judged else Decision.ERROR)
 
 
 # --------------------------------------------------------------------------- the clock
