@@ -24,12 +24,6 @@ SOURCE_ITEMS = ("pyproject.toml", "README.md", "src", "policies", "registers")
 """What a wheel is built from (everything else of the checkout stays out of the copy)."""
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "packaging: builds a wheel and installs it into a fresh virtual environment"
-    )
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
