@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
+import cli_runs
 import compliancegate.check as check_module
-from compliancegate.cli import run
+from cli_runs import CliCall, Outcome, run_in_process
 from snippets import TINY_REGISTER
 
 NOW = "2026-11-21T12:00:00Z"
@@ -196,59 +193,11 @@ def gate_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GateProject
     return project
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What one CLI run did."""
-
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        """stdout and stderr together."""
-        return self.stdout + self.stderr
-
-    def json(self) -> Any:
-        """stdout parsed as JSON."""
-        return json.loads(self.stdout)
-
-
-CliCall = Callable[..., Outcome]
-
-
-def run_in_process(args: Sequence[str], env: dict[str, str] | None = None) -> Outcome:
-    """Run the CLI in this process, output captured by click's ``CliRunner``."""
-    runner = CliRunner()
-    with runner.isolation(env=env) as (out, err, _):
-        code = run(list(args))
-    return Outcome(
-        code,
-        out.getvalue().decode("utf-8", "replace"),
-        err.getvalue().decode("utf-8", "replace"),
-    )
-
-
 def run_subprocess(
     args: Sequence[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> Outcome:
     """Run ``python -m compliancegate`` in ``cwd`` with the pinned clock and NO_COLOR."""
-    full_env = dict(os.environ)
-    full_env.update({"NO_COLOR": "1", "COMPLIANCEGATE_NOW": NOW, "PYTHONIOENCODING": "utf-8"})
-    full_env.update(env or {})
-    done = subprocess.run(
-        [sys.executable, "-m", "compliancegate", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        timeout=timeout,
-        check=False,
-    )
-    return Outcome(
-        done.returncode,
-        done.stdout.decode("utf-8", "replace"),
-        done.stderr.decode("utf-8", "replace"),
-    )
+    return cli_runs.run_subprocess(args, cwd, {"COMPLIANCEGATE_NOW": NOW, **(env or {})}, timeout)
 
 
 @pytest.fixture(params=["clirunner", "subprocess"])

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CliCall, run_in_process, run_subprocess
 
+from cli_runs import CliCall, run_in_process, run_subprocess
 from compliancegate.loading.builtin import library_root
 
 REPO = Path(__file__).resolve().parents[2]

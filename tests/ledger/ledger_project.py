@@ -11,16 +11,12 @@ import datetime as dt
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
-from click.testing import CliRunner
-
-from compliancegate.cli import run
+from cli_runs import Outcome, run_in_process, run_subprocess
 
 DAY0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 """Day 0 of every timeline."""
@@ -112,24 +108,6 @@ message: "container {{item.name}} uses {{item.image}}"
 """
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What one CLI run did."""
-
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        """stdout and stderr together."""
-        return self.stdout + self.stderr
-
-    def json(self) -> Any:
-        """stdout parsed as JSON."""
-        return json.loads(self.stdout)
-
-
 CONFIG_YAML = """\
 apiVersion: compliancegate/v1
 kind: Config
@@ -180,16 +158,8 @@ class Project:
 def cli(args: Sequence[str], *, now: dt.datetime | None = None, **env: str) -> Outcome:
     """Run compliancegate in this process (the working directory is the project) with the
     system clock pinned to ``now`` (not ``COMPLIANCEGATE_NOW``, which production refuses)."""
-    full = {"NO_COLOR": "1", "COMPLIANCEGATE_NOW": None, **env}
-    runner = CliRunner()
-    moment = now or DAY0
-    with (
-        runner.isolation(env=full) as (out, err, _),
-        mock.patch("compliancegate.check.wall_clock", lambda: moment),
-    ):
-        code = run(list(args))
-    return Outcome(
-        code, out.getvalue().decode("utf-8", "replace"), err.getvalue().decode("utf-8", "replace")
+    return run_in_process(
+        args, {"NO_COLOR": "1", "COMPLIANCEGATE_NOW": None, **env}, clock=now or DAY0
     )
 
 
@@ -197,22 +167,7 @@ def cli_subprocess(
     args: Sequence[str], cwd: Path, *, now: dt.datetime | None = None, **env: str
 ) -> Outcome:
     """Run ``python -m compliancegate`` in ``cwd``."""
-    full = dict(os.environ)
-    full.update({"NO_COLOR": "1", "COMPLIANCEGATE_NOW": iso(now or DAY0)})
-    full.update(env)
-    done = subprocess.run(
-        [sys.executable, "-m", "compliancegate", *args],
-        cwd=cwd,
-        env=full,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    return Outcome(
-        done.returncode,
-        done.stdout.decode("utf-8", "replace"),
-        done.stderr.decode("utf-8", "replace"),
-    )
+    return run_subprocess(args, cwd, {"COMPLIANCEGATE_NOW": iso(now or DAY0), **env})
 
 
 def records(folder: Path) -> list[dict[str, Any]]:

@@ -143,8 +143,10 @@ def test_a_held_lock_keeps_records_pending_until_the_next_run(tmp_path: Path) ->
 
 WRITER = textwrap.dedent(
     """
+    import os
     import sys
-    sys.path.insert(0, sys.argv[3])
+    # This folder and tests/ (the shared helpers), as pytest's pythonpath gives them.
+    sys.path[:0] = [sys.argv[3], os.path.dirname(sys.argv[3])]
     from test_ledger_gitstore import run_op
     from compliancegate.ledger.filestore import FileStore
     from pathlib import Path

@@ -22,7 +22,7 @@ from xml.etree import ElementTree
 
 import pytest
 import yaml
-from conftest import REPO, Installed, clean_env
+from installed_wheel import REPO, Installed, clean_env
 from packaging.specifiers import SpecifierSet
 
 from compliancegate import __version__

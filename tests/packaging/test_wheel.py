@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import REPO, Installed, clean_env
+from installed_wheel import REPO, Installed, clean_env
 
 TRIVY = REPO / "tests" / "fixtures" / "vulns" / "trivy-alpine-39.json"
 
