@@ -186,6 +186,19 @@ def test_the_open_finding_blocks_a_readable_ledger(project: Project) -> None:
     assert outcome.code == 1 and "compliancegate:break-fix" in outcome.stdout
 
 
+def test_a_release_that_starts_a_new_ledger_says_so(project: Project) -> None:
+    """A folder ledger on an ephemeral runner is new at every release, so it never blocks
+    one on a break-fix finding: the report says so (and only when the ledger is new)."""
+    open_a_break_fix_finding(project)
+    outcome = production("--ledger", "elsewhere")
+    report = json.loads((project.root / "out/report.json").read_text(encoding="utf-8"))
+    (notice,) = [n for n in report["notices"] if n["code"] == "ledger-new"]
+    assert "elsewhere" in notice["message"] and "git:" in notice["message"], outcome.output
+    production("--ledger", "elsewhere")
+    report = json.loads((project.root / "out/report.json").read_text(encoding="utf-8"))
+    assert "ledger-new" not in {n["code"] for n in report["notices"]}
+
+
 def test_no_ledger_in_a_production_release_fails_closed(project: Project) -> None:
     open_a_break_fix_finding(project)
     assert_fails_closed(production("--no-ledger"), project, "--no-ledger")

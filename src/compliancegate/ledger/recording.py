@@ -51,6 +51,18 @@ class LedgerBreakFix:
                 "runner has no copy of it",
                 hint="make the ledger's remote reachable from this runner",
             )
+        if not snapshot.found and not snapshot.offline:
+            # A ledger that does not persist between runs (a folder on an ephemeral runner)
+            # is new at every release and so never blocks one: say so where it shows.
+            self._notices.append(
+                Notice(
+                    "ledger-new",
+                    f"this production release found no ledger at {self._store.location}, so "
+                    "no break-fix finding of an earlier run could block it; a ledger that does "
+                    "not survive between runs (a folder on an ephemeral runner) never will: "
+                    "use a shared one (git:.#compliance-ledger)",
+                )
+            )
         if snapshot.offline:
             self._notices.append(
                 Notice(
