@@ -460,3 +460,71 @@ def test_garbage_after_a_sarif_start_never_crashes(tmp_path: Path, data: bytes) 
     path = tmp_path / "garbage.sarif"
     path.write_bytes(data)
     read_hostile(path, BOTH)
+
+
+def _ruff_like(uri: str) -> dict[str, Any]:
+    return {
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "ruff"}},
+                "results": [
+                    {
+                        "ruleId": "F401",
+                        "level": "error",
+                        "message": {"text": "unused import"},
+                        "locations": [
+                            {
+                                "physicalLocation": {
+                                    "artifactLocation": {"uri": uri},
+                                    "region": {"startLine": 1},
+                                }
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def test_absolute_file_uris_below_the_working_directory_become_relative(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ruff writes absolute file:// URIs: two checkouts of one project in different folders
+    (two runners, two executors) must give the same file, hence the same fingerprint."""
+    files = []
+    for checkout in ("runner-a/app", "runner-b/my app"):
+        root = tmp_path / checkout
+        (root / "src").mkdir(parents=True)
+        monkeypatch.chdir(root)
+        uri = (root / "src" / "core.py").as_uri()  # percent-encodes the space
+        files.append(_parse(root, _ruff_like(uri))["findings"][0]["file"])
+    assert files == ["src/core.py", "src/core.py"]
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "file:///elsewhere/src/core.py",  # not below the working directory
+        "file://buildhost/work/src/core.py",  # another host's file
+        "src/core.py",  # already relative
+        "https://example.com/src/core.py",
+    ],
+)
+def test_other_uris_are_kept_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uri: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert _parse(tmp_path, _ruff_like(uri))["findings"][0]["file"] == uri
+
+
+def test_the_working_directory_through_a_link_is_recognised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = tmp_path / "real"
+    (real / "src").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(real)
+    monkeypatch.chdir(tmp_path / "link")
+    uri = (real / "src" / "core.py").as_uri()
+    assert _parse(tmp_path, _ruff_like(uri))["findings"][0]["file"] == "src/core.py"

@@ -7,8 +7,10 @@ every run, as ``findings``.
 - ``message``: ``message.text``, or the rule's (or the tool's global) message string that
   ``message.id`` names, with ``{0}``-style arguments filled in (SpotBugs writes these).
 - ``file`` and ``line``: the first location's ``artifactLocation.uri`` (or the run's
-  ``artifacts`` entry its ``index`` names), as written, ``uriBaseId`` not resolved; and
-  ``region.startLine``.
+  ``artifacts`` entry its ``index`` names), as written, ``uriBaseId`` not resolved, except
+  that an absolute ``file://`` URI below the working directory becomes the path relative
+  to it (Ruff writes absolute URIs: the file, and so the finding's fingerprint, would change
+  with the checkout's folder); and ``region.startLine``.
 - ``fingerprint``: the value of the first key (by name) of ``partialFingerprints``, else of
   ``fingerprints``.
 - ``security_severity``: the rule's ``security-severity`` property (else the result's) as a
@@ -24,9 +26,12 @@ are also read as vulnerabilities by ``sarif-vulnerabilities``.
 
 from __future__ import annotations
 
+import os
 import re
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from compliancegate.artifacts import jsonread as jr
@@ -178,8 +183,30 @@ class Run:
             if uri is None and index is not None:
                 listed = self.artifacts[index].get("location")
                 uri = jr.text(listed.get("uri")) if isinstance(listed, dict) else None
-            return uri, jr.line_number(region.get("startLine"))
+            return _relative(uri), jr.line_number(region.get("startLine"))
         return None, None
+
+
+def _relative(uri: str | None) -> str | None:
+    """``file:///work/app/src/x.py`` as ``src/x.py`` when the working directory is
+    ``/work/app``; any other URI as written."""
+    if uri is None or not uri.startswith("file:"):
+        return uri
+    parts = urllib.parse.urlsplit(uri)
+    if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+        return uri
+    path = PurePosixPath(urllib.parse.unquote(parts.path))
+    for base in _working_directories():
+        if path.is_relative_to(base) and path != base:
+            return path.relative_to(base).as_posix()
+    return uri
+
+
+def _working_directories() -> tuple[PurePosixPath, ...]:
+    """The working directory as named and with its links resolved (a runner's workspace is
+    often reached through a link)."""
+    here = os.getcwd()
+    return tuple(dict.fromkeys((PurePosixPath(here), PurePosixPath(os.path.realpath(here)))))
 
 
 def _argument(arguments: list[Any], match: re.Match[str]) -> str:
