@@ -199,9 +199,11 @@ def test_compliant_release_passes_with_warnings_and_notices(
     [warning] = by_level(run, "warning")
     assert warning.properties["title"].startswith("scan-names-tool:")
     assert warning.properties["file"] == "release/scan.json"
-    [notice] = by_level(run, "notice")
-    assert notice.properties["title"].startswith("scan-audited:")
-    assert "audit: recorded only" in notice.data
+    # The audit policy's violation, and the fresh ledger of this first release (ledger-new).
+    audited, new_ledger = by_level(run, "notice")
+    assert audited.properties["title"].startswith("scan-audited:")
+    assert "audit: recorded only" in audited.data
+    assert "found no ledger at .compliancegate/ledger" in new_ledger.data
     assert run.summary.startswith("## ✅ compliancegate: compliant")
     sarif = assert_valid_sarif(run.outputs["report-sarif"])
     assert sarif["runs"][0]["automationDetails"]["id"] == "compliancegate/production/4242-1"
