@@ -125,9 +125,7 @@ def test_the_poam_of_the_history_validates_and_says_what_happened(history: Proje
 
 
 def test_the_poam_follows_the_filters_and_an_empty_one_still_validates(history: Project) -> None:
-    outcome = cli(
-        ["findings", "list", "--format", "poam", "--control", "tiny:CFG-1"], now=day(6)
-    )
+    outcome = cli(["findings", "list", "--format", "poam", "--control", "tiny:CFG-1"], now=day(6))
     items = json.loads(outcome.stdout)["plan-of-action-and-milestones"]["poam-items"]
     assert len(items) == 1 and items[0]["title"] == "container web uses nginx:latest"
     outcome = cli(["findings", "list", "--format", "poam", "--control", "x:NONE"], now=day(6))
@@ -199,4 +197,3 @@ def test_the_ledgers_period_gives_one_result_per_run(history: Project) -> None:
     assert len(period["assessment-results"]["results"]) == 3  # days 2, 3 and 4
     with pytest.raises(ValueError, match="no run"):
         ledger_assessment_results(state, since=day(30))
-

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import uuid
+
+import regex
 
 from compliancegate.reporters._common import LINE_BREAKERS, replace_surrogates
 
@@ -25,10 +26,12 @@ NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://compliancegate.dev/ns/oscal"
 PROP_NS = "https://compliancegate.dev/ns/oscal"
 """The namespace of the project's own ``props`` (OSCAL reserves un-namespaced names)."""
 
-# OSCAL control ids are NCName tokens, lower case in NIST's catalogs: "si-2", "ac-2.1".
-_ENHANCEMENT = re.compile(r"\((\w+)\)")
-_NOT_TOKEN = re.compile(r"[^\w.\-]|_", re.UNICODE)
-_TOKEN_START = re.compile(r"^[^\W\d_]", re.UNICODE)
+# OSCAL control ids are tokens, lower case in NIST's catalogs: "si-2", "ac-2.1". The
+# classes are the schema's own (\p{L}, \p{N}), through the regex module, because Python's
+# \w and \d disagree with them on characters such as "¼" (a number, not a digit).
+_ENHANCEMENT = regex.compile(r"\(([\p{L}\p{N}]+)\)")
+_NOT_TOKEN = regex.compile(r"[^\p{L}\p{N}.\-]")
+_TOKEN_START = regex.compile(r"^\p{L}")
 
 
 def oscal_uuid(*parts: str) -> str:
