@@ -105,8 +105,9 @@ def test_the_poam_of_the_history_validates_and_says_what_happened(history: Proje
     assert planned["status"] == "remediating"
     milestones = planned["remediations"][0]["tasks"]
     assert planned["remediations"][0]["lifecycle"] == "planned"
-    assert milestones[0]["title"].startswith("Remediation plan recorded (plan plan.md")
-    assert milestones[0]["timing"]["on-date"]["date"] == "2026-03-03T09:00:00Z"
+    (recorded,) = [m for m in milestones if m["title"].startswith("Remediation plan recorded")]
+    assert recorded["title"].startswith("Remediation plan recorded (plan plan.md")
+    assert recorded["timing"]["on-date"]["date"] == "2026-03-03T09:00:00Z"
     assert milestones[-1]["title"].startswith("Remediation due")
     pinned = risks[by_title["container"].id]
     assert pinned["status"] == "deviation-approved"
@@ -117,11 +118,30 @@ def test_the_poam_of_the_history_validates_and_says_what_happened(history: Proje
     # The resolved first life of CVE-1 is not on the plan; its second life is, and open.
     again = risks[by_title["CVE-1"].id]
     assert again["status"] == "open" and _props(again)["status"] == ["open"]
+    # Milestones with dates come in time order, and the clock's due date is one of them.
+    for risk in poam["risks"]:
+        tasks = risk["remediations"][0]["tasks"]
+        dates = [t["timing"]["on-date"]["date"] for t in tasks if "timing" in t]
+        assert dates == sorted(dates)
+        assert all("timing" in t for t in tasks[: len(dates)])  # undated ones come last
+    assert planned["deadline"] in [
+        t["timing"]["on-date"]["date"] for t in milestones if "timing" in t
+    ]
     # Same ledger, same moment: the same bytes, in this process and in another one.
     assert _poam(6)[0] == text
     other = cli_subprocess(["findings", "list", "--format", "poam"], history.root, now=day(6))
     assert other.code == 0, other.output
     assert other.stdout == text
+    # An acknowledgement moves the open risk to investigating, with a log entry saying so.
+    cve1 = by_title["CVE-1"].id
+    assert cli(["findings", "ack", cve1, "--by", "owner"], now=day(7)).code == 0
+    later = {
+        _props(r)["finding"][0]: r for r in _poam(8)[1]["plan-of-action-and-milestones"]["risks"]
+    }
+    assert later[cve1]["status"] == "investigating"
+    last = later[cve1]["risk-log"]["entries"][-1]
+    assert (last["status-change"], last["start"]) == ("investigating", "2026-03-09T09:00:00Z")
+    assert last["description"] == "by owner"
 
 
 def test_the_poam_follows_the_filters_and_an_empty_one_still_validates(history: Project) -> None:

@@ -97,21 +97,21 @@ def _milestone(finding: Finding, key: str, title: str, at: dt.datetime | None) -
 
 
 def _milestones(finding: Finding) -> list[dict[str, Any]]:
-    """The plan's milestones: each plan recorded, then the clock's deadlines in time order."""
+    """The milestones in time order: each remediation plan recorded and the clock's
+    deadlines; then, undated, "before the next production release" for break-fix."""
     clock = finding.clock
-    tasks = [
-        _milestone(finding, f"plan-{e.seq}", f"Remediation plan recorded ({e.detail})", e.at)
+    dated = [
+        (e.at, f"plan-{e.seq}", f"Remediation plan recorded ({e.detail})")
         for e in finding.events
         if e.kind.value == "finding.planned"
     ]
-    dated = []
     if clock.notify_due is not None:
-        dated.append(("notify", "Notification due", clock.notify_due))
+        dated.append((clock.notify_due, "notify", "Notification due"))
     if clock.plan_due is not None:
-        dated.append(("plan-due", "Remediation plan due", clock.plan_due))
+        dated.append((clock.plan_due, "plan-due", "Remediation plan due"))
     if clock.due is not None:
-        dated.append(("due", "Remediation due: the finding is resolved", clock.due))
-    tasks += [_milestone(finding, k, t, at) for k, t, at in sorted(dated, key=lambda d: d[2])]
+        dated.append((clock.due, "due", "Remediation due: the finding is resolved"))
+    tasks = [_milestone(finding, key, title, at) for at, key, title in sorted(dated)]
     if clock.before_release:
         tasks.append(
             _milestone(finding, "before-release", "Fixed before the next production release", None)
