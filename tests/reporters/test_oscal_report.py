@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,92 @@ def test_the_reporter_hashes_the_files_it_can_read(
     assert render(report)["assessment-results"]["metadata"]["last-modified"] == (
         STARTED_AT.strftime("%Y-%m-%dT%H:%M:%SZ")
     )
+
+
+MARKUP = ("title", "description", "statement", "remarks")
+"""OSCAL's markup-line and markup-multiline fields (props are plain strings, kept as-is)."""
+
+
+def _markup(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [v for k, v in node.items() if k in MARKUP and isinstance(v, str)]
+        return own + [s for v in node.values() for s in _markup(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _markup(v)]
+    return []
+
+
+def test_hostile_markup_stays_inert_in_markup_fields() -> None:
+    """GRC tools render OSCAL's markup fields as Markdown: an artifact's raw HTML, links,
+    images and code spans reach them escaped."""
+    hostile = "<img src=x onerror=alert(1)> [click](javascript:alert(1)) `code` ![i](http://x)"
+    document = render(mixed_report(hostile))
+    assert validate_oscal(document) == []
+    (result,) = document["assessment-results"]["results"]
+    markup = [
+        *(o["title"] for o in result["observations"]),
+        *(o["description"] for o in result["observations"]),
+        result["remarks"],
+    ]
+    for text in markup:
+        # No raw HTML, and no "](" or "`" that a backslash does not escape.
+        assert "<" not in text and not re.search(r"(?<!\\)(\]\(|`)", text), text
+    assert any("&lt;img src=x onerror=alert(1)&gt;" in t for t in markup)
+    assert any("\\[click\\](javascript:alert(1))" in t for t in markup)
+
+
+def test_the_poam_of_hostile_findings_is_inert_and_valid() -> None:
+    import datetime as dt
+
+    from compliancegate.ledger.clocks import Clock
+    from compliancegate.ledger.records import RecordKind
+    from compliancegate.ledger.state import (
+        Finding,
+        FindingEvent,
+        FindingId,
+        FindingStatus,
+        LedgerState,
+    )
+    from compliancegate.model import Severity
+    from compliancegate.oscal.poam import poam
+
+    hostile = "<script>x</script> [a](javascript:1)\n\u202e"
+    at = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    clock = Clock("security-incident", ("security-incident",), Severity.HIGH, at, None, at)
+    events = tuple(
+        FindingEvent(n, at, kind, hostile, hostile, hostile)
+        for n, kind in enumerate((RecordKind.OPENED, RecordKind.ACKED, RecordKind.PLANNED), 1)
+    )
+    finding = Finding(
+        FindingId("0123456789abcdef"),
+        hostile,
+        1,
+        False,
+        hostile,
+        hostile,
+        (hostile,),
+        Severity.HIGH,
+        "raw",
+        hostile,
+        3,
+        clock,
+        FindingStatus.OPEN,
+        at,
+        hostile,
+        None,
+        None,
+        None,
+        at,
+        at,
+        events,
+        (),
+    )
+    state = LedgerState(at, 3, "0" * 64, {finding.id: finding}, ())
+    document = poam(state)
+    assert validate_oscal(document) == []
+    risk = document["plan-of-action-and-milestones"]["risks"][0]
+    assert risk["status"] == "remediating"
+    texts = _markup(document)
+    assert len(texts) > 10
+    for text in texts:
+        assert "<" not in text and not re.search(r"(?<!\\)\]\(", text), text

@@ -22,6 +22,7 @@ from compliancegate.model import CheckReport, PolicyResult, Register, Status
 from compliancegate.oscal.ids import (
     OSCAL_VERSION,
     control_id,
+    inert,
     line,
     multiline,
     oscal_uuid,
@@ -92,13 +93,13 @@ class _Evidence:
                 rlink["hashes"] = [{"algorithm": "SHA-256", "value": digest}]
             self._resources[path] = {
                 "uuid": resource_uuid,
-                "title": line(path),
+                "title": inert(path),
                 "description": "An artifact the gate read.",
                 "rlinks": [rlink],
             }
         evidence: dict[str, Any] = {
             "href": f"#{resource_uuid}",
-            "description": multiline(f"Artifact `{path}`."),
+            "description": f"Artifact {inert(path)}.",
         }
         props = [prop("path", path)]
         if digest is not None:
@@ -166,18 +167,20 @@ def _document(
 def _observation(report: CheckReport, result: PolicyResult, evidence: _Evidence) -> dict[str, Any]:
     policy = result.policy
     violations = result.violations
-    lines = [f"Policy `{policy.id}` ({policy.severity}, {policy.enforcement}): {result.status}."]
+    lines = [
+        f"Policy {inert(policy.id)} ({policy.severity}, {policy.enforcement}): {result.status}."
+    ]
     if result.error:
-        lines.append(f"Error: {result.error}")
+        lines.append(f"Error: {inert(result.error)}")
     for v in violations:
         where = v.location.file or "-"
         if v.location.line is not None:
             where += f":{v.location.line}"
-        waived = f" (waived by {v.waiver.id} until {v.waiver.expires})" if v.waiver else ""
-        lines.append(f"- {v.message} at {where}{waived}")
+        waived = f" (waived by {inert(v.waiver.id)} until {v.waiver.expires})" if v.waiver else ""
+        lines.append(f"- {inert(v.message)} at {inert(where)}{waived}")
     observation: dict[str, Any] = {
         "uuid": oscal_uuid("observation", report.run_id, policy.id),
-        "title": line(policy.title),
+        "title": inert(policy.title),
         "description": multiline("\n".join(lines)),
         "props": [
             prop("policy", policy.id),
@@ -211,13 +214,13 @@ def _findings(report: CheckReport, observed: Mapping[str, str]) -> list[dict[str
         if not results or cid is None:
             continue
         control = report.register.control(ref) if report.register is not None else None
-        title = f"{ref} is not satisfied" + (f": {control.title}" if control else "")
-        policies = ", ".join(f"`{r.policy.id}` ({r.status})" for r in results)
+        title = f"{inert(ref)} is not satisfied" + (f": {inert(control.title)}" if control else "")
+        policies = ", ".join(f"{inert(r.policy.id)} ({r.status})" for r in results)
         findings.append(
             {
                 "uuid": oscal_uuid("finding", report.run_id, ref),
                 "title": line(title),
-                "description": multiline(f"Failed policies mapped to {ref}: {policies}."),
+                "description": f"Failed policies mapped to {inert(ref)}: {policies}.",
                 "props": [prop("control", ref)],
                 "target": {
                     "type": "objective-id",
@@ -251,10 +254,10 @@ def _remarks(report: CheckReport) -> str | None:
     if report.clock_override is not None:
         override = report.clock_override
         lines.append(
-            f"COMPLIANCEGATE_NOW={override.value} replaced the clock: evaluated as of "
+            f"COMPLIANCEGATE_NOW={inert(override.value)} replaced the clock: evaluated as of "
             f"{timestamp(override.now)} (the system clock said {timestamp(override.wall_clock)})."
         )
-    lines += [f"- {n.code}: {n.message}" for n in report.notices]
+    lines += [f"- {inert(n.code)}: {inert(n.message)}" for n in report.notices]
     return multiline("\n".join(lines)) if lines else None
 
 
@@ -265,11 +268,11 @@ def _report_result(report: CheckReport, evidence: _Evidence) -> dict[str, Any]:
     counts = ", ".join(
         f"{report.count(s)} {s}" for s in Status if report.count(s) or s is Status.FAIL
     )
-    where = f" in environment {report.environment}" if report.environment else ""
+    where = f" in environment {inert(report.environment)}" if report.environment else ""
     refs = _control_order(report.register, (c for r in report.results for c in r.policy.controls))
     result: dict[str, Any] = {
         "uuid": oscal_uuid("result", report.run_id),
-        "title": line(f"compliancegate run {report.run_id}"),
+        "title": f"compliancegate run {inert(report.run_id)}",
         "description": multiline(
             f"The gate evaluated {len(report.results)} policies{where}: {counts}. "
             f"Decision: {report.decision}."
@@ -311,7 +314,7 @@ def assessment_results(
     runs = [r.run_id for r in reports]
     if title is None:
         title = (
-            f"compliancegate assessment results of run {runs[0]}"
+            f"compliancegate assessment results of run {inert(runs[0])}"
             if len(runs) == 1
             else f"compliancegate assessment results of {len(runs)} runs"
         )
@@ -361,11 +364,12 @@ def _ledger_result(
             if event.run_id != run.run_id:
                 continue
             what = event.kind.value.removeprefix("finding.")
-            text = f"Finding `{finding.id}` {what}" + (f": {event.detail}" if event.detail else "")
+            detail = f": {inert(event.detail)}" if event.detail else ""
+            text = f"Finding `{finding.id}` {what}{detail}"
             observations.append(
                 {
                     "uuid": oscal_uuid("ledger-observation", run.run_id, str(event.seq)),
-                    "title": line(f"{what}: {finding.title}"),
+                    "title": f"{what}: {inert(finding.title)}",
                     "description": multiline(f"{text}."),
                     "props": [
                         prop("finding", finding.id),
@@ -392,8 +396,8 @@ def _ledger_result(
         results_findings.append(
             {
                 "uuid": oscal_uuid("ledger-finding", run.run_id, ref),
-                "title": line(f"{ref} is not satisfied"),
-                "description": multiline(f"Open findings after run {run.run_id}: {ids}."),
+                "title": f"{inert(ref)} is not satisfied",
+                "description": f"Open findings after run {inert(run.run_id)}: {ids}.",
                 "props": [prop("control", ref)],
                 "target": {
                     "type": "objective-id",
@@ -414,10 +418,10 @@ def _ledger_result(
             props.append(prop(name, value))
     result: dict[str, Any] = {
         "uuid": oscal_uuid("result", run.run_id),
-        "title": line(f"compliancegate run {run.run_id}"),
+        "title": f"compliancegate run {inert(run.run_id)}",
         "description": multiline(
-            f"Run {run.run_id} as recorded in the ledger"
-            + (f" (environment {run.environment})" if run.environment else "")
+            f"Run {inert(run.run_id)} as recorded in the ledger"
+            + (f" (environment {inert(run.environment)})" if run.environment else "")
             + f": decision {run.decision}."
         ),
         "start": timestamp(run.at),

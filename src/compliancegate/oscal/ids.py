@@ -89,6 +89,20 @@ def multiline(text: str, fallback: str = "(empty)") -> str:
     return cleaned or fallback
 
 
+# Inline Markdown a message could otherwise use (as the Markdown reporter escapes it): code
+# spans, emphasis, links and images, raw HTML, tables, math, mentions and references.
+_MARKDOWN_SPECIAL = regex.compile(r"[\\`*_\[\]|~$@#<>&!]")
+_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+
+
+def inert(text: str) -> str:
+    """Untrusted text (a violation message, a file name, a title) as one line of inert
+    Markdown, for OSCAL's markup fields: GRC tools render them, and raw HTML or a link in
+    an artifact must not become markup in an auditor's browser. Nothing is cut."""
+    flat = line(text)
+    return _MARKDOWN_SPECIAL.sub(lambda m: _ENTITIES.get(m.group(), "\\" + m.group()), flat)
+
+
 def prop(name: str, value: str) -> dict[str, str]:
     """One of the project's ``props``: ``name`` in the project namespace."""
     return {"name": name, "ns": PROP_NS, "value": string(value)}

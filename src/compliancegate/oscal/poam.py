@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from compliancegate.oscal.ids import (
     OSCAL_VERSION,
     control_id,
+    inert,
     line,
     multiline,
     oscal_uuid,
@@ -66,12 +67,13 @@ def _log_entry(finding: Finding, event: FindingEvent) -> dict[str, Any]:
     kind = event.kind.value
     parts = []
     if event.run_id:
-        parts.append(f"run {event.run_id}")
+        parts.append(f"run {inert(event.run_id)}")
     if event.by:
-        parts.append(f"by {event.by}")
+        parts.append(f"by {inert(event.by)}")
     text = ", ".join(parts)
     if event.detail:
-        text = f"{text}: {event.detail}" if text else event.detail
+        detail = inert(event.detail)
+        text = f"{text}: {detail}" if text else detail
     entry: dict[str, Any] = {
         "uuid": oscal_uuid("risk-log", finding.id, str(event.seq)),
         "title": line(_EVENT_TITLE.get(kind, kind)),
@@ -101,7 +103,7 @@ def _milestones(finding: Finding) -> list[dict[str, Any]]:
     deadlines; then, undated, "before the next production release" for break-fix."""
     clock = finding.clock
     dated = [
-        (e.at, f"plan-{e.seq}", f"Remediation plan recorded ({e.detail})")
+        (e.at, f"plan-{e.seq}", f"Remediation plan recorded ({inert(e.detail or 'plan')})")
         for e in finding.events
         if e.kind.value == "finding.planned"
     ]
@@ -147,21 +149,22 @@ def _props(finding: Finding) -> list[dict[str, str]]:
 def _where(finding: Finding) -> str:
     if not finding.file:
         return "-"
-    return finding.file + (f":{finding.line}" if finding.line is not None else "")
+    return inert(finding.file + (f":{finding.line}" if finding.line is not None else ""))
 
 
 def _objects(finding: Finding) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The observation, risk and poam-item of one finding."""
-    controls = ", ".join(finding.controls) or "no control"
-    source = f"policy `{finding.policy}`" if finding.policy else "opened by hand"
+    controls = ", ".join(inert(c) for c in finding.controls) or "no control"
+    source = f"policy {inert(finding.policy)}" if finding.policy else "opened by hand"
+    title = inert(finding.title)
     observation_uuid = oscal_uuid("poam-observation", finding.id)
     risk_uuid = oscal_uuid("risk", finding.id)
     observation = {
         "uuid": observation_uuid,
-        "title": line(finding.title),
+        "title": title,
         "description": multiline(
             f"Found by {source} at {_where(finding)}, breaking {controls}."
-            + (f" Run {finding.opened_run}." if finding.opened_run else "")
+            + (f" Run {inert(finding.opened_run)}." if finding.opened_run else "")
         ),
         "props": [prop("finding", finding.id)],
         "methods": ["TEST"] if not finding.manual else ["EXAMINE"],
@@ -171,13 +174,17 @@ def _objects(finding: Finding) -> tuple[dict[str, Any], dict[str, Any], dict[str
     planned = any(e.kind.value == "finding.planned" for e in finding.events)
     risk: dict[str, Any] = {
         "uuid": risk_uuid,
-        "title": line(finding.title),
+        "title": title,
         "description": multiline(
             f"A {finding.severity.value} finding ({finding.status.value}) breaking {controls}."
         ),
         "statement": multiline(
             f"Until it is fixed, {controls} is not satisfied"
-            + (f"; its {finding.clock.clause} clock applies." if finding.clock.clause else ".")
+            + (
+                f"; its {inert(finding.clock.clause)} clock applies."
+                if finding.clock.clause
+                else "."
+            )
         ),
         "props": _props(finding),
         "status": _risk_status(finding),
@@ -188,7 +195,7 @@ def _objects(finding: Finding) -> tuple[dict[str, Any], dict[str, Any], dict[str
         {
             "uuid": oscal_uuid("remediation", finding.id),
             "lifecycle": "planned" if planned else "recommendation",
-            "title": line(f"Remediate: {finding.title}"),
+            "title": f"Remediate: {title}",
             "description": multiline(
                 "The remediation plan is recorded in the ledger (`findings plan`)."
                 if planned
@@ -202,7 +209,7 @@ def _objects(finding: Finding) -> tuple[dict[str, Any], dict[str, Any], dict[str
     risk["related-observations"] = [{"observation-uuid": observation_uuid}]
     item = {
         "uuid": oscal_uuid("poam-item", finding.id),
-        "title": line(finding.title),
+        "title": title,
         "description": multiline(
             f"Finding `{finding.id}` ({finding.severity.value}, {finding.status.value}), "
             f"opened {timestamp(finding.opened_at)}, breaking {controls}."
