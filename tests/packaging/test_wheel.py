@@ -37,6 +37,41 @@ def test_the_wheel_holds_every_file_of_the_starter_library(installed: Installed)
     # And the schemas every loader needs.
     assert "compliancegate/loading/schemas/config.schema.json" in names
     assert "compliancegate/reporters/schemas/check-report.schema.json" in names
+    # NIST's OSCAL schemas, for validating OSCAL documents offline (docs/oscal.md).
+    assert "compliancegate/oscal/schemas/oscal_assessment-results_schema.json" in names
+    assert "compliancegate/oscal/schemas/oscal_poam_schema.json" in names
+    assert "compliancegate/oscal/schemas/SOURCES.md" in names
+
+
+def test_the_installed_package_writes_and_validates_oscal(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """From the wheel alone (its schemas, its pinned ``regex``): the run's assessment results
+    validate, and a broken one does not."""
+    project = _project(tmp_path)
+    args = ["check", "--no-ledger", "--policies", "builtin:starter", "--format", "oscal"]
+    args += ["--register", "builtin:starter"]
+    done = installed.run(args, project)
+    assert done.returncode in (0, 1), done.stderr
+    check = (
+        "import json, sys\n"
+        "from compliancegate.oscal.validation import validate_oscal\n"
+        "document = json.load(sys.stdin)\n"
+        "assert validate_oscal(document) == [], validate_oscal(document)\n"
+        "document['assessment-results']['uuid'] = 'nope'\n"
+        "print(validate_oscal(document))\n"
+    )
+    validated = subprocess.run(
+        [str(installed.bin / "python"), "-c", check],
+        input=done.stdout,
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert validated.returncode == 0, validated.stderr
+    assert "$.assessment-results.uuid" in validated.stdout
 
 
 def test_the_installed_package_is_the_one_run(installed: Installed, tmp_path: Path) -> None:

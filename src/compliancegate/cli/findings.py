@@ -145,7 +145,13 @@ def findings() -> None:
 @click.option("--control", help="Only findings that break this control (STANDARD:CONTROL).")
 @click.option("--since", help="Only findings opened on or after this date (YYYY-MM-DD).")
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "poam"]),
+    default="table",
+    show_default=True,
+    help="poam: the findings not resolved (that pass the filters) as an OSCAL plan of action "
+    "and milestones (docs/oscal.md).",
 )
 def list_findings(
     location: str | None,
@@ -169,7 +175,13 @@ def list_findings(
     store = _store(location, config)
     snapshot = _snapshot(store, _now())
     chosen = select(snapshot.state.findings.values(), wanted)
-    if fmt == "json":
+    if fmt == "poam":
+        from compliancegate.oscal.poam import poam
+        from compliancegate.reporters.json_report import dumps
+
+        live = [f for f in chosen if f.live]
+        click.echo(dumps(poam(snapshot.state, live, location=store.location)), nl=False)
+    elif fmt == "json":
         document = findings_document(snapshot.state, chosen, store.location)
         # ASCII only: titles come from untrusted artifacts and must not drive a terminal.
         click.echo(json.dumps(document, indent=2, ensure_ascii=True))

@@ -14,6 +14,7 @@ from compliancegate.reporters.interface import Reporter
 from compliancegate.reporters.json_report import JsonReporter
 from compliancegate.reporters.junit import JUnitReporter
 from compliancegate.reporters.markdown import MarkdownReporter
+from compliancegate.reporters.oscal import OscalReporter
 from compliancegate.reporters.sarif import SarifReporter
 from compliancegate.reporters.text import TextReporter
 
@@ -28,6 +29,7 @@ REPORTERS: dict[str, Reporter] = {
         MarkdownReporter(),
         SarifReporter(),
         GitHubReporter(),
+        OscalReporter(),
     )
 }
 """Every output format by name; the single source of ``--format`` choices."""
