@@ -38,6 +38,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from compliancegate.ledger.chain import TAMPER_HINT, ChainHead
 from compliancegate.ledger.changes import build_batch
@@ -55,6 +56,7 @@ from compliancegate.ledger.interface import (
     ChainError,
     CommitOutcome,
     LedgerError,
+    LedgerRewritten,
     LedgerUnavailable,
     Snapshot,
     VerifyReport,
@@ -64,7 +66,19 @@ from compliancegate.ledger.operations import Operation, RunOp
 from compliancegate.ledger.pending import STRAY_REASON, PendingQueue, queue_problem
 from compliancegate.ledger.placement import gated_tree, ledger_state, stray_pending
 from compliancegate.ledger.records import line_hash
+from compliancegate.ledger.signed import (
+    HEADS_FILE,
+    append_head,
+    check_heads,
+    expected_problem,
+    parse_expected,
+    parse_heads,
+    record_ends,
+)
 from compliancegate.ledger.state import StateBuilder
+
+if TYPE_CHECKING:
+    from compliancegate.signing.keys import PublicKey
 
 DEFAULT_RETRY_SECONDS = 120.0
 """How long a run keeps retrying pushes the remote rejects because others pushed first,
@@ -203,6 +217,11 @@ class GitStore:
         self._max_backoff = max_backoff
         self._ref = f"refs/remotes/origin/{location.branch}"
         self._replayed: tuple[str, Head, bytes, StateBuilder] | None = None
+        from compliancegate.signing.keys import key_from_environment
+
+        # Loaded when the store opens: a bad key fails the command before anything runs.
+        self._key = key_from_environment(environ, self._tree)
+        self._pin = pinned_head(environ)
 
     @property
     def location(self) -> str:
@@ -276,6 +295,13 @@ class GitStore:
             position = end + 1 + size + 1
         return decode_head(blobs[0], f"{self.location}:{HEAD_FILE}"), blobs[1]
 
+    def _read_heads(self, commit: str | None) -> bytes:
+        """``heads.jsonl`` at ``commit`` (empty when it has none)."""
+        if commit is None:
+            return b""
+        result = self._git.run("cat-file", "blob", f"{commit}:{HEADS_FILE}")
+        return result.stdout if result.code == 0 else b""
+
     def _replay(self, commit: str | None) -> tuple[Head, bytes, StateBuilder]:
         """The state at ``commit``, verified; a replay of the same commit earlier in this
         process (a production check's snapshot, then its commit) is reused."""
@@ -303,7 +329,18 @@ class GitStore:
         return head, records
 
     def _check_known(self, head: Head, records: bytes, name: str) -> None:
-        """The record this cache last verified must still be there, unchanged."""
+        """The record this cache last verified must still be there, unchanged; so must the
+        head pinned in ``COMPLIANCEGATE_LEDGER_PIN``."""
+        if self._pin is not None:
+            problem = expected_problem(list(record_ends(records)), self._pin, name)
+            if problem is not None:
+                raise LedgerRewritten(
+                    f"the pinned head ({PIN_VARIABLE}) is not in the ledger: "
+                    f"{_found(records, self._pin.seq, self._pin.hash)}",
+                    seq=self._pin.seq,
+                    file=name,
+                    hint=f"the branch was rewritten; restore it, or correct {PIN_VARIABLE}",
+                )
         try:
             known = json.loads(self._known.read_text(encoding="utf-8"))
             seq, digest = int(known["seq"]), str(known["hash"])
@@ -313,9 +350,9 @@ class GitStore:
             return
         lines = records.split(b"\n")
         if seq > head.chain.seq or line_hash(lines[seq - 1]) != digest:
-            raise ChainError(
+            raise LedgerRewritten(
                 f"this runner verified record {seq} before, and the remote no longer has it "
-                "unchanged: the branch's history was rewritten",
+                f"unchanged: the branch's history was rewritten ({_found(records, seq, digest)})",
                 seq=seq,
                 file=name,
                 hint=f"if the rewrite was deliberate, delete {self._known}",
@@ -327,19 +364,28 @@ class GitStore:
         tmp.write_bytes(data)
         os.replace(tmp, self._known)
 
-    def _commit(self, parent: str | None, records: bytes, head: Head, message: str) -> str:
+    def _commit(
+        self, parent: str | None, records: bytes, head: Head, message: str, heads: bytes = b""
+    ) -> str:
         with tempfile.TemporaryDirectory(dir=self.cache) as scratch:
             head_path = Path(scratch, HEAD_FILE)
             head_path.write_bytes(encode_head(head))
             records_path = Path(scratch, RECORDS_FILE)
             records_path.write_bytes(records)
-            shas = self._git.out(
-                "hash-object", "-w", "--", str(head_path), str(records_path)
-            ).split()
-        head_blob, records_blob = (sha.decode() for sha in shas)
+            paths = [str(head_path), str(records_path)]
+            if heads:
+                Path(scratch, HEADS_FILE).write_bytes(heads)
+                paths.append(str(Path(scratch, HEADS_FILE)))
+            shas = self._git.out("hash-object", "-w", "--", *paths).split()
+        head_blob, records_blob = (sha.decode() for sha in shas[:2])
         listing = (
             f"100644 blob {head_blob}\t{HEAD_FILE}\n100644 blob {records_blob}\t{RECORDS_FILE}\n"
         )
+        if heads:
+            # mktree wants entries in git's order: head.json < heads.jsonl < records.jsonl.
+            listing = listing.replace(
+                f"\t{HEAD_FILE}\n", f"\t{HEAD_FILE}\n100644 blob {shas[2].decode()}\t{HEADS_FILE}\n"
+            )
         tree = self._git.out("mktree", stdin=listing.encode()).decode().strip()
         args = ["commit-tree", tree, "-m", message]
         if parent is not None:
@@ -435,7 +481,13 @@ class GitStore:
             batch = build_batch(state, head.chain, (), ops)
             if batch.linked.data:
                 new_head = Head(batch.linked.head)
-                commit = self._commit(parent, records + batch.linked.data, new_head, _message(ops))
+                # Signed heads travel in the same commit as the records they sign.
+                heads = self._read_heads(parent)
+                if self._key is not None:
+                    heads = append_head(heads, self._key, new_head.chain)
+                commit = self._commit(
+                    parent, records + batch.linked.data, new_head, _message(ops), heads
+                )
                 try:
                     landed = self._push(commit)
                 except LedgerUnavailable as exc:
@@ -463,6 +515,123 @@ class GitStore:
             )
         return CommitOutcome(stored=0, records=0, pending=len(ops), reason=reason, refused=refused)
 
+    def verify_signed(
+        self, trusted: Sequence[PublicKey], expect: ChainHead | None = None
+    ) -> ChainError | None:
+        """Walk the branch's whole history (as ``verify`` fetched it): every commit only
+        appends to its parent's records and signed heads; with ``trusted`` keys every
+        commit's head is signed and every signature verifies; ``expect`` is still a prefix.
+        """
+        with self._lock():
+            self._ensure_repo()
+            commit = self._local_commit()
+            if commit is None:
+                if not trusted and expect is None:
+                    return None
+                return LedgerRewritten(
+                    f"the branch {self._location.branch} does not exist: it was deleted (or "
+                    "never held a ledger), so no signed head can be checked",
+                    seq=expect.seq if expect else 0,
+                    file=self.location,
+                    hint="restore the branch from a clone that still has it",
+                )
+            return self._walk(commit, trusted, expect)
+
+    def _walk(
+        self, tip: str, trusted: Sequence[PublicKey], expect: ChainHead | None
+    ) -> ChainError | None:
+        name = f"{self.location}:{RECORDS_FILE}"
+        rows = [
+            line.split()
+            for line in self._git.out("rev-list", "--parents", "--reverse", tip)
+            .decode()
+            .split("\n")
+            if line.strip()
+        ]
+        previous: tuple[str, bytes, bytes] | None = None
+        for start in range(0, len(rows), _WALK_CHUNK):
+            chunk = rows[start : start + _WALK_CHUNK]
+            for row, (records, heads) in zip(
+                chunk, self._blobs([r[0] for r in chunk]), strict=True
+            ):
+                commit, parents = row[0], row[1:]
+                short = commit[:12]
+                if len(parents) > 1:
+                    return ChainError(
+                        f"commit {short} is a merge: a ledger branch is one line of appends",
+                        seq=0,
+                        file=name,
+                        hint=TAMPER_HINT,
+                    )
+                if previous is not None:
+                    if parents != [previous[0]]:
+                        return ChainError(
+                            f"commit {short} does not follow {previous[0][:12]}",
+                            seq=0,
+                            file=name,
+                            hint=TAMPER_HINT,
+                        )
+                    if not records.startswith(previous[1]):
+                        kept = _common_records(previous[1], records)
+                        had, has = previous[1].count(b"\n"), records.count(b"\n")
+                        return ChainError(
+                            f"commit {short} does not only append to its parent's records: it "
+                            f"rewrites or removes record {kept + 1} (its parent "
+                            f"{previous[0][:12]} has {had} records, it has {has})",
+                            seq=kept + 1,
+                            file=name,
+                            hint=TAMPER_HINT,
+                        )
+                    if not heads.startswith(previous[2]):
+                        return ChainError(
+                            f"commit {short} does not only append to its parent's signed heads "
+                            f"({HEADS_FILE}): signed heads were removed or rewritten",
+                            seq=0,
+                            file=name,
+                            hint=TAMPER_HINT,
+                        )
+                signing = bool(heads) or (previous is not None and bool(previous[2]))
+                count = records.count(b"\n")
+                if trusted and signing and _last_signed(heads) != count:
+                    return ChainError(
+                        f"commit {short} ends the ledger at record {count}, but its last signed "
+                        f"head names record {_last_signed(heads)}: records were added without "
+                        "the signing key",
+                        seq=count,
+                        file=name,
+                        hint="records appended by someone without the key, or unsigned runs",
+                    )
+                previous = (commit, records, heads)
+        assert previous is not None
+        ends = list(record_ends(previous[1]))
+        problem = expected_problem(ends, expect, name)
+        if problem is not None:
+            return problem
+        heads_name = f"{self.location}:{HEADS_FILE}"
+        try:
+            signed = parse_heads(previous[2], heads_name)
+        except ChainError as exc:
+            return exc
+        return check_heads(signed, ends, trusted, heads_name)
+
+    def _blobs(self, commits: Sequence[str]) -> list[tuple[bytes, bytes]]:
+        """``records.jsonl`` and ``heads.jsonl`` (empty when absent) of each commit."""
+        names = "".join(f"{c}:{RECORDS_FILE}\n{c}:{HEADS_FILE}\n" for c in commits).encode()
+        out = self._git.out("cat-file", "--batch", stdin=names)
+        blobs: list[bytes] = []
+        position = 0
+        while len(blobs) < 2 * len(commits):
+            end = out.index(b"\n", position)
+            header = out[position:end].split()
+            if header[-1] == b"missing":
+                blobs.append(b"")
+                position = end + 1
+                continue
+            size = int(header[2])
+            blobs.append(out[end + 1 : end + 1 + size])
+            position = end + 1 + size + 1
+        return [(blobs[i], blobs[i + 1]) for i in range(0, len(blobs), 2)]
+
     def verify(self) -> VerifyReport:
         """Fetch (when reachable) and check every record of the branch, and the queue."""
         notes: list[str] = []
@@ -488,6 +657,60 @@ class GitStore:
             if pending:
                 notes.append(f"{pending} operation(s) pending in {self._queue.folder}")
         return VerifyReport(self.location, state.records, state.head, problem, tuple(notes))
+
+
+PIN_VARIABLE = "COMPLIANCEGATE_LEDGER_PIN"
+"""``SEQ:HASH``: a head the ledger must still extend (for runners that keep no cache)."""
+
+
+def pinned_head(environ: Mapping[str, str]) -> ChainHead | None:
+    """The head ``COMPLIANCEGATE_LEDGER_PIN`` pins, or None; ``LedgerError`` when malformed."""
+    value = environ.get(PIN_VARIABLE, "")
+    if not value:
+        return None
+    try:
+        return parse_expected(value)
+    except ValueError as exc:
+        raise LedgerError(
+            str(exc), subject=PIN_VARIABLE, hint="copy SEQ:HASH from ledger verify"
+        ) from None
+
+
+def _found(records: bytes, seq: int, digest: str) -> str:
+    """What a rewritten ledger holds where record ``seq`` (``digest``) was expected."""
+    if not records:
+        return f"expected record {seq} ({digest}), found no records: the branch was deleted"
+    lines = records.split(b"\n")
+    if seq > len(lines) - 1:
+        return (
+            f"expected record {seq} ({digest}), found the ledger ending at record {len(lines) - 1}"
+        )
+    return f"expected record {seq} to hash to {digest}, found {line_hash(lines[seq - 1])}"
+
+
+_WALK_CHUNK = 16
+"""Commits read per ``git cat-file --batch`` when walking the history."""
+
+
+def _common_records(old: bytes, new: bytes) -> int:
+    """How many of ``old``'s records ``new`` still starts with, unchanged."""
+    count = 0
+    for a, b in zip(old.splitlines(keepends=True), new.splitlines(keepends=True), strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
+
+
+def _last_signed(heads: bytes) -> int:
+    lines = heads.splitlines()
+    if not lines:
+        return 0
+    try:
+        seq = json.loads(lines[-1]).get("seq")
+    except (ValueError, AttributeError):
+        return -1
+    return seq if isinstance(seq, int) else -1
 
 
 def _lost_race(line: str) -> bool:
