@@ -22,6 +22,7 @@ from compliancegate.ledger.interface import (
     ChainError,
     CommitOutcome,
     LedgerError,
+    LedgerRewritten,
     LedgerUnavailable,
     Snapshot,
     VerifyReport,
@@ -39,6 +40,7 @@ from compliancegate.ledger.signed import (
     expected_problem,
     parse_heads,
     record_ends,
+    tip_problem,
 )
 from compliancegate.ledger.state import StateBuilder
 
@@ -139,6 +141,8 @@ class FileStore:
             with self._files.lock(timeout=self._lock_timeout):
                 recovered = self._files.recover(self._now())
                 head, state = self._load()
+                if self._key is not None:
+                    self._check_tip(head.chain)
                 batch = build_batch(state, head.chain, recovered, ops + list(operations))
                 self._files.write(head, batch.linked)
                 if self._key is not None and batch.linked.data:
@@ -171,6 +175,23 @@ class FileStore:
             ),
             refused=refused,
         )
+
+    def _check_tip(self, head: ChainHead) -> None:
+        """Refuse to sign on top of signed heads this runner's key did not make, or that no
+        longer match the records (``signed.tip_problem``)."""
+        assert self._key is not None
+        path = self.folder / HEADS_FILE
+        try:
+            heads = path.read_bytes()
+        except FileNotFoundError:
+            return
+        with self._files.records_path.open("rb") as handle:
+            records = handle.read(head.size)
+        problem = tip_problem(heads, list(record_ends(records)), self._key.public, str(path))
+        if problem is not None:
+            raise LedgerRewritten(
+                problem.message, seq=problem.seq, file=str(path), hint=problem.hint
+            )
 
     def _sign(self, head: ChainHead) -> None:
         """Append ``head``, signed, to ``heads.jsonl`` (under the lock, after the records).

@@ -74,6 +74,7 @@ from compliancegate.ledger.signed import (
     parse_expected,
     parse_heads,
     record_ends,
+    tip_problem,
 )
 from compliancegate.ledger.state import StateBuilder
 
@@ -295,6 +296,15 @@ class GitStore:
             position = end + 1 + size + 1
         return decode_head(blobs[0], f"{self.location}:{HEAD_FILE}"), blobs[1]
 
+    def _check_tip(self, heads: bytes, records: bytes) -> None:
+        """Refuse to sign on top of signed heads this runner's key did not make, or that no
+        longer match the records (``signed.tip_problem``)."""
+        assert self._key is not None
+        name = f"{self.location}:{HEADS_FILE}"
+        problem = tip_problem(heads, list(record_ends(records)), self._key.public, name)
+        if problem is not None:
+            raise LedgerRewritten(problem.message, seq=problem.seq, file=name, hint=problem.hint)
+
     def _read_heads(self, commit: str | None) -> bytes:
         """``heads.jsonl`` at ``commit`` (empty when it has none)."""
         if commit is None:
@@ -484,6 +494,7 @@ class GitStore:
                 # Signed heads travel in the same commit as the records they sign.
                 heads = self._read_heads(parent)
                 if self._key is not None:
+                    self._check_tip(heads, records[: head.chain.size])
                     heads = append_head(heads, self._key, new_head.chain)
                 commit = self._commit(
                     parent, records + batch.linked.data, new_head, _message(ops), heads

@@ -215,3 +215,46 @@ def expected_problem(
         file=file,
         hint=TAMPER_HINT,
     )
+
+
+def tip_problem(
+    data: bytes, ends: Sequence[ChainHead], key: PublicKey, file: str
+) -> ChainError | None:
+    """What a writer with ``key`` checks before appending: the last signed head is its
+    key's, its signature verifies, and it names a record still in the chain unchanged.
+
+    One signature suffices: it signs its ``prev``, which chains every signed head before
+    it, and the record it names vouches for every record before that. Records after it
+    (appended by a writer without the key, such as a ``findings ack`` on a laptop) are
+    accepted here; ``ledger verify --pubkey`` reports them as not covered.
+    """
+    heads = parse_heads(data, file)
+    if not heads:
+        return None
+    last = heads[-1]
+    number = len(heads)
+    if last.key != key.key_id:
+        return _error(
+            f"the last signed head (record {last.head.seq}) is signed by key {last.key}, not "
+            f"by this runner's key {key.key_id}: re-signed by someone else, or the key changed",
+            number,
+            file,
+        )
+    if not key.verify(_message(last.head, last.prev, last.key), last.sig):
+        return _error(f"the signature of record {last.head.seq} does not verify", number, file)
+    return _last_in(last, ends, number, file)
+
+
+def _last_in(
+    last: SignedHead, ends: Sequence[ChainHead], number: int, file: str
+) -> ChainError | None:
+    head = last.head
+    if head.seq > len(ends) or ends[head.seq - 1] != head:
+        found = "is not in the ledger" if head.seq > len(ends) else "differs"
+        return _error(
+            f"names record {head.seq} ({head.hash[:16]}..., {head.size} bytes), which {found}: "
+            "the records were rewritten or truncated after it was signed",
+            number,
+            file,
+        )
+    return None
