@@ -106,10 +106,8 @@ def test_heads_re_signed_with_another_key(ledger: Path, keys: Path) -> None:
     assert outcome.code == 1 and "not a trusted key" in outcome.stdout
     assert verify(keys, pub="other.key.pub").code == 0
     # Several trusted keys: either may sign.
-    both = cli(
-        ["ledger", "verify", "--pubkey", str(keys / "ledger.key.pub")]
-        + ["--pubkey", str(keys / "other.key.pub")]
-    )
+    trusted = ("--pubkey", str(keys / "ledger.key.pub"), "--pubkey", str(keys / "other.key.pub"))
+    both = cli(["ledger", "verify", *trusted])
     assert both.code == 0
     refused(check(keys, 9), f"signed by key {other.key_id}")
 
