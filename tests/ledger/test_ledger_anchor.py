@@ -274,7 +274,7 @@ def test_records_appended_without_the_key_are_not_covered(signed: Signed) -> Non
     assert outcome.code in (0, 1) and "ledger-" not in outcome.stdout
     verified = signed.fresh_verify()
     assert verified.code == 1
-    assert "ends the ledger at record" in verified.stdout
+    assert "are not covered by a signed head" in verified.stdout
     # The keyed runner goes on (its signed head vouches for the unsigned run's records),
     # but every head must be signed: the unsigned commit stays in the history.
     assert signed.check(10).code in (0, 1)
@@ -319,3 +319,28 @@ def test_a_bad_signing_key_stops_check_before_it_runs(signed: Signed) -> None:
     outcome = signed.check(9, COMPLIANCEGATE_SIGNING_KEY_FILE=str(signed.pub))
     assert outcome.code == 2 and str(signed.pub) in outcome.output
     assert remote_records(signed) == before
+
+
+def test_a_merge_in_the_branch_history(signed: Signed) -> None:
+    work = signed.clone()
+    git("checkout", "--quiet", "-b", "side", "HEAD~1", cwd=work)
+    (work / "side.txt").write_text("x")
+    commit_all(work, "side")
+    git("checkout", "--quiet", BRANCH, cwd=work)
+    git("merge", "--quiet", "--no-edit", "side", cwd=work)
+    git("push", "--quiet", "origin", BRANCH, cwd=work)
+    outcome = signed.fresh_verify()
+    assert outcome.code == 1 and "is a merge" in outcome.stdout
+
+
+def test_an_unsigned_ledger_passes_without_keys_only(
+    project: Project, remote: Path, tmp_path: Path
+) -> None:
+    location = f"git:{remote}#{BRANCH}"
+    for n, critical in enumerate(SCANS[:2]):
+        project.scan(*critical)
+        assert cli(["check", "--env", "staging", "--ledger", location], now=day(n)).code in (0, 1)
+    assert cli(["ledger", "verify", "--ledger", location]).code == 0
+    _, pub = generate(tmp_path / "k")
+    outcome = cli(["ledger", "verify", "--ledger", location, "--pubkey", str(pub)])
+    assert outcome.code == 1 and "covered by a signed head" in outcome.stdout

@@ -551,79 +551,115 @@ class GitStore:
     def _walk(
         self, tip: str, trusted: Sequence[PublicKey], expect: ChainHead | None
     ) -> ChainError | None:
+        """Check every commit's ``head.json`` against the tip's verified chain: each names a
+        record still there unchanged, never fewer than its parent's (one small blob per
+        commit, so the walk is linear in the history). Only when that fails are whole
+        records files compared, to name the commit that rewrote them."""
         name = f"{self.location}:{RECORDS_FILE}"
-        rows = [
-            line.split()
-            for line in self._git.out("rev-list", "--parents", "--reverse", tip)
-            .decode()
-            .split("\n")
-            if line.strip()
-        ]
-        previous: tuple[str, bytes, bytes] | None = None
-        for start in range(0, len(rows), _WALK_CHUNK):
-            chunk = rows[start : start + _WALK_CHUNK]
-            for row, (records, heads) in zip(
-                chunk, self._blobs([r[0] for r in chunk]), strict=True
+        listing = self._git.out("rev-list", "--parents", "--reverse", tip).decode()
+        rows = [line.split() for line in listing.split("\n") if line.strip()]
+        for index, row in enumerate(rows):
+            if len(row) > 2 or (index and row[1:] != [rows[index - 1][0]]):
+                return ChainError(
+                    f"commit {row[0][:12]} is a merge or does not follow the commit before it: "
+                    "a ledger branch is one line of appends",
+                    seq=0,
+                    file=name,
+                    hint=TAMPER_HINT,
+                )
+        tip_records, tip_heads = self._blobs([tip])[0]
+        ends = list(record_ends(tip_records))
+        heads_name = f"{self.location}:{HEADS_FILE}"
+        try:
+            signed = parse_heads(tip_heads, heads_name)
+        except ChainError as exc:
+            return exc
+        signed_heads = {entry.head for entry in signed}
+        first_signed = signed[0].head.seq if signed else None
+        last = 0
+        # Reported after the signatures: a forged signed head is the clearer finding.
+        unsigned: ChainError | None = None
+        for index, (row, head) in enumerate(zip(rows, self._heads_of(rows), strict=True)):
+            short = row[0][:12]
+            if head is None:
+                return ChainError(
+                    f"commit {short} holds no valid {HEAD_FILE}", seq=0, file=name, hint=TAMPER_HINT
+                )
+            if head.seq < last or (
+                head.seq and (head.seq > len(ends) or ends[head.seq - 1] != head)
             ):
-                commit, parents = row[0], row[1:]
-                short = commit[:12]
-                if len(parents) > 1:
-                    return ChainError(
-                        f"commit {short} is a merge: a ledger branch is one line of appends",
-                        seq=0,
-                        file=name,
-                        hint=TAMPER_HINT,
-                    )
-                if previous is not None:
-                    if parents != [previous[0]]:
-                        return ChainError(
-                            f"commit {short} does not follow {previous[0][:12]}",
-                            seq=0,
-                            file=name,
-                            hint=TAMPER_HINT,
-                        )
-                    if not records.startswith(previous[1]):
-                        kept = _common_records(previous[1], records)
-                        had, has = previous[1].count(b"\n"), records.count(b"\n")
-                        return ChainError(
-                            f"commit {short} does not only append to its parent's records: it "
-                            f"rewrites or removes record {kept + 1} (its parent "
-                            f"{previous[0][:12]} has {had} records, it has {has})",
-                            seq=kept + 1,
-                            file=name,
-                            hint=TAMPER_HINT,
-                        )
-                    if not heads.startswith(previous[2]):
-                        return ChainError(
-                            f"commit {short} does not only append to its parent's signed heads "
-                            f"({HEADS_FILE}): signed heads were removed or rewritten",
-                            seq=0,
-                            file=name,
-                            hint=TAMPER_HINT,
-                        )
-                signing = bool(heads) or (previous is not None and bool(previous[2]))
-                count = records.count(b"\n")
-                if trusted and signing and _last_signed(heads) != count:
-                    return ChainError(
-                        f"commit {short} ends the ledger at record {count}, but its last signed "
-                        f"head names record {_last_signed(heads)}: records were added without "
-                        "the signing key",
-                        seq=count,
-                        file=name,
-                        hint="records appended by someone without the key, or unsigned runs",
-                    )
-                previous = (commit, records, heads)
-        assert previous is not None
-        ends = list(record_ends(previous[1]))
+                culprit = self._culprit(rows[max(index - 1, 0) :], name)
+                if culprit is not None:
+                    return culprit
+                return ChainError(
+                    f"commit {short} ended the ledger at record {head.seq} ({head.hash}), which "
+                    "the branch no longer holds unchanged: a later commit rewrote or removed it",
+                    seq=head.seq,
+                    file=name,
+                    hint=TAMPER_HINT,
+                )
+            if (
+                unsigned is None
+                and trusted
+                and first_signed is not None
+                and head.seq >= first_signed
+                and head not in signed_heads
+            ):
+                unsigned = ChainError(
+                    f"commit {short} ends the ledger at record {head.seq}, but no signed head "
+                    "names it: records were added without the signing key",
+                    seq=head.seq,
+                    file=name,
+                    hint="records appended by someone without the key, or unsigned runs",
+                )
+            last = head.seq
         problem = expected_problem(ends, expect, name)
         if problem is not None:
             return problem
-        heads_name = f"{self.location}:{HEADS_FILE}"
-        try:
-            signed = parse_heads(previous[2], heads_name)
-        except ChainError as exc:
-            return exc
-        return check_heads(signed, ends, trusted, heads_name)
+        return check_heads(signed, ends, trusted, heads_name) or unsigned
+
+    def _heads_of(self, rows: Sequence[Sequence[str]]) -> list[ChainHead | None]:
+        """Each commit's ``head.json`` (None when missing or malformed), in one git call."""
+        names = "".join(f"{row[0]}:{HEAD_FILE}\n" for row in rows).encode()
+        out = self._git.out("cat-file", "--batch", stdin=names)
+        heads: list[ChainHead | None] = []
+        position = 0
+        for _ in rows:
+            end = out.index(b"\n", position)
+            header = out[position:end].split()
+            if header[-1] == b"missing":
+                heads.append(None)
+                position = end + 1
+                continue
+            size = int(header[2])
+            blob = out[end + 1 : end + 1 + size]
+            position = end + 1 + size + 1
+            try:
+                heads.append(decode_head(blob, HEAD_FILE).chain)
+            except ChainError:
+                heads.append(None)
+        return heads
+
+    def _culprit(self, rows: Sequence[Sequence[str]], name: str) -> ChainError | None:
+        """The first of ``rows`` whose records do not extend its parent's (whole files read,
+        a chunk of commits at a time), or None."""
+        previous: tuple[str, bytes] | None = None
+        for start in range(0, len(rows), _WALK_CHUNK):
+            chunk = rows[start : start + _WALK_CHUNK]
+            for row, (records, _) in zip(chunk, self._blobs([r[0] for r in chunk]), strict=True):
+                if previous is not None and not records.startswith(previous[1]):
+                    kept = _common_records(previous[1], records)
+                    had, has = previous[1].count(b"\n"), records.count(b"\n")
+                    return ChainError(
+                        f"commit {row[0][:12]} does not only append to its parent's records: "
+                        f"it rewrites or removes record {kept + 1} (its parent "
+                        f"{previous[0][:12]} has {had} records, it has {has})",
+                        seq=kept + 1,
+                        file=name,
+                        hint=TAMPER_HINT,
+                    )
+                previous = (row[0], records)
+        return None
 
     def _blobs(self, commits: Sequence[str]) -> list[tuple[bytes, bytes]]:
         """``records.jsonl`` and ``heads.jsonl`` (empty when absent) of each commit."""
@@ -711,17 +747,6 @@ def _common_records(old: bytes, new: bytes) -> int:
             break
         count += 1
     return count
-
-
-def _last_signed(heads: bytes) -> int:
-    lines = heads.splitlines()
-    if not lines:
-        return 0
-    try:
-        seq = json.loads(lines[-1]).get("seq")
-    except (ValueError, AttributeError):
-        return -1
-    return seq if isinstance(seq, int) else -1
 
 
 def _lost_race(line: str) -> bool:
