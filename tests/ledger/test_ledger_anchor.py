@@ -344,3 +344,42 @@ def test_an_unsigned_ledger_passes_without_keys_only(
     _, pub = generate(tmp_path / "k")
     outcome = cli(["ledger", "verify", "--ledger", location, "--pubkey", str(pub)])
     assert outcome.code == 1 and "covered by a signed head" in outcome.stdout
+
+
+def test_sync_and_findings_commands_refuse_a_rewritten_ledger(signed: Signed) -> None:
+    work = signed.clone()
+    write_ledger(work, records_of(work)[:-1])
+    commit_all(work)
+    git("push", "--quiet", "origin", BRANCH, cwd=work)
+    before = remote_records(signed)
+    env = signed.env()
+    for args in (
+        ["ledger", "sync"],
+        ["findings", "list"],
+        [
+            "findings",
+            "open",
+            "--clause",
+            "audit-finding",
+            "--control",
+            "tiny:VULN-1",
+            "--title",
+            "from the audit",
+        ],
+    ):
+        outcome = cli([*args, "--ledger", signed.location], now=day(9), **env)
+        assert outcome.code == 2, (args, outcome.output)
+        assert "rewritten" in outcome.output and "Traceback" not in outcome.output
+    assert remote_records(signed) == before
+    # The refused operation waits in the queue: nothing is lost, nothing is appended.
+    assert list(signed.runner_state.glob("ledgers/*/pending/*.json"))
+
+
+def test_check_writes_its_reports_before_exiting_2(signed: Signed) -> None:
+    git("--git-dir", str(signed.remote), "update-ref", "-d", f"refs/heads/{BRANCH}")
+    report = signed.tmp / "report.json"
+    args = ["check", "--env", "staging", "--ledger", signed.location]
+    outcome = cli([*args, "--report", f"json={report}"], now=day(9), **signed.env())
+    assert outcome.code == 2
+    notices = json.loads(report.read_text())["notices"]
+    assert any(n["code"] == "ledger-rewritten" for n in notices), notices
