@@ -5,6 +5,7 @@ verify --pubkey``, and a keyed ``check`` refuses to append to them."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from test_ledger_anchor import rechain, rewrite_decision
 
 from compliancegate.ledger.chain import ChainHead
 from compliancegate.ledger.files import Head, encode_head
+from compliancegate.ledger.filestore import FileStore
 from compliancegate.ledger.records import line_hash
 from compliancegate.ledger.signed import append_head
 from compliancegate.signing.keys import generate
@@ -171,3 +173,42 @@ def test_a_symlinked_heads_file_is_refused(ledger: Path, keys: Path, tmp_path: P
     outcome = check(keys, 9)
     assert "symlink" in outcome.output
     assert target.read_bytes().count(b"\n") == len(SCANS)
+
+
+def test_a_signature_that_cannot_be_written_loses_no_record(
+    ledger: Path, keys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The records are stored before the signed head: a failed signature (a full disk)
+    neither loses nor queues them again, and the next signed head covers them."""
+
+    def full_disk(self: FileStore, head: ChainHead) -> None:
+        raise OSError(28, "No space left on device")
+
+    before = (ledger / "records.jsonl").read_bytes().count(b"\n")
+    with monkeypatch.context() as patch:
+        patch.setattr(FileStore, "_sign", full_disk)
+        outcome = check(keys, 9)
+    assert outcome.code in (0, 1) and "ledger-" not in outcome.stdout, outcome.stdout
+    assert (ledger / "records.jsonl").read_bytes().count(b"\n") > before
+    assert not list(Path(os.environ["COMPLIANCEGATE_STATE_DIR"]).glob("ledgers/*/pending/*"))
+    uncovered = verify(keys)
+    assert uncovered.code == 1 and "not covered by a signed head" in uncovered.stdout
+    assert check(keys, 10).code in (0, 1)
+    assert verify(keys).code == 0
+
+
+def test_unreadable_signed_heads_keep_the_run_pending(ledger: Path, keys: Path) -> None:
+    """A writer that cannot check the last signed head does not append past it."""
+    heads = ledger / "heads.jsonl"
+    saved = heads.read_bytes()
+    heads.unlink()
+    heads.mkdir()
+    before = (ledger / "records.jsonl").read_bytes()
+    outcome = check(keys, 9)
+    assert "ledger-pending" in outcome.stdout
+    assert (ledger / "records.jsonl").read_bytes() == before
+    heads.rmdir()
+    heads.write_bytes(saved)
+    synced = check(keys, 10)
+    assert "ledger-synced" in synced.stdout
+    assert verify(keys).code == 0

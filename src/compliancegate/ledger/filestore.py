@@ -8,6 +8,7 @@ pending queue (in the per-user state directory, ``placement``) and written by th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
@@ -146,7 +147,10 @@ class FileStore:
                 batch = build_batch(state, head.chain, recovered, ops + list(operations))
                 self._files.write(head, batch.linked)
                 if self._key is not None and batch.linked.data:
-                    self._sign(batch.linked.head)
+                    with contextlib.suppress(OSError):
+                        # The records are stored: a failed signature must not queue them
+                        # again. The next batch's signed head covers them.
+                        self._sign(batch.linked.head)
         except (LedgerUnavailable, OSError) as exc:
             # A full disk or a read-only folder mid-append: the records wait in the queue.
             self._queue.add(operations)
@@ -222,24 +226,34 @@ class FileStore:
         """The signed heads against the records (call after ``verify`` passed): every
         signature by a ``trusted`` key, the last record covered; ``expect`` still a
         prefix."""
-        records = b""
-        if self._files.exists():
-            head = self._files.read_head()
-            records = self._files.records_path.read_bytes()[: head.chain.size]
+        # Under the shared lock, as verify: an append in between would otherwise show a
+        # signed head past the records read.
+        guard: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+        if self._files.exists() and os.access(self.folder, os.W_OK):
+            guard = self._files.lock(shared=True, timeout=self._lock_timeout)
+        with guard:
+            records, heads_data = self._read_signed()
         ends = list(record_ends(records))
         problem = expected_problem(ends, expect, self._files.display)
         if problem is not None:
             return problem
-        try:
-            heads_data = (self.folder / HEADS_FILE).read_bytes()
-        except FileNotFoundError:
-            heads_data = b""
         name = str(self.folder / HEADS_FILE)
         try:
             heads = parse_heads(heads_data, name)
         except ChainError as exc:
             return exc
         return check_heads(heads, ends, trusted, name)
+
+    def _read_signed(self) -> tuple[bytes, bytes]:
+        """The records the head covers, and ``heads.jsonl`` (empty when absent)."""
+        records = heads = b""
+        if self._files.exists():
+            head = self._files.read_head()
+            with self._files.records_path.open("rb") as handle:
+                records = handle.read(head.chain.size)
+        with contextlib.suppress(FileNotFoundError):
+            heads = (self.folder / HEADS_FILE).read_bytes()
+        return records, heads
 
     def _queue_problem(self, records: int) -> ChainError | None:
         """Queued operations that are refused: a failure until someone looks at them."""
