@@ -5,6 +5,7 @@ chain, and a chain grown after its last signed head, is not (by writers)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 
 import pytest
@@ -138,3 +139,22 @@ def test_expected_heads_are_seq_colon_sha256(value: str) -> None:
     with pytest.raises(ValueError, match="SEQ:HASH"):
         parse_expected(value)
     assert parse_expected("12:" + "a" * 64) == ChainHead(12, "a" * 64, -1)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("v", True), ("v", 2), ("seq", True), ("seq", "3"), ("size", 1.5), ("sig", "not base64!")],
+)
+def test_mistyped_fields_of_a_signed_head_are_malformed(field: str, value: object) -> None:
+    records, heads = build(["a", "b"], [])
+    raw = json.loads(heads)
+    raw[field] = value
+    forged = json.dumps(raw, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    problem = verdict(records, forged)
+    assert problem is not None and "malformed" in str(problem)
+
+
+def test_a_signed_head_at_record_0_is_refused_by_writers() -> None:
+    records, _ = build(["a"], [])
+    heads = append_head(b"", KEY, EMPTY)
+    assert tip_problem(heads, list(record_ends(records)), KEY.public, "h") is not None

@@ -100,8 +100,10 @@ def parse_heads(data: bytes, file: str) -> list[SignedHead]:
     for number, line in enumerate(complete(data).splitlines(), start=1):
         try:
             raw = json.loads(line)
-            if not isinstance(raw, dict) or set(raw) != _FIELDS or raw["v"] != 1:
+            if not isinstance(raw, dict) or set(raw) != _FIELDS or type(raw["v"]) is not int:
                 raise ValueError(f"fields must be exactly {sorted(_FIELDS)}")
+            if raw["v"] != 1:
+                raise ValueError(f"version {raw['v']} is not 1")
             seq, digest, size = raw["seq"], raw["hash"], raw["size"]
             if not all(isinstance(v, int) and not isinstance(v, bool) for v in (seq, size)):
                 raise ValueError("seq and size must be integers")
@@ -249,7 +251,7 @@ def _last_in(
     last: SignedHead, ends: Sequence[ChainHead], number: int, file: str
 ) -> ChainError | None:
     head = last.head
-    if head.seq > len(ends) or ends[head.seq - 1] != head:
+    if head.seq < 1 or head.seq > len(ends) or ends[head.seq - 1] != head:
         found = "is not in the ledger" if head.seq > len(ends) else "differs"
         return _error(
             f"names record {head.seq} ({head.hash[:16]}..., {head.size} bytes), which {found}: "
