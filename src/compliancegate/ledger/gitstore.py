@@ -22,6 +22,9 @@ run pushes them. A retried operation is recognised by its id and never recorded 
 
 The cache also remembers the last head it verified: a remote whose history no longer holds
 that record was rewritten (a force-push), and is reported as such.
+
+With a signing key, each commit also carries ``heads.jsonl`` (``signed``) with the batch's
+signed head; ``verify_signed`` walks the whole history of the branch.
 """
 
 from __future__ import annotations
