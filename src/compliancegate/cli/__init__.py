@@ -32,6 +32,11 @@ _COMMANDS = {
         "List, show and act on findings and their remediation clocks.",
     ),
     "ledger": ("compliancegate.cli.ledger", "ledger", "Verify the ledger's hash chain."),
+    "keygen": (
+        "compliancegate.cli.keygen",
+        "keygen",
+        "Create an Ed25519 key that signs the ledger's heads.",
+    ),
 }
 
 

@@ -204,4 +204,8 @@ def check(
         write_file(output, main_text)
     else:
         click.echo(main_text, nl=not main_text.endswith("\n"), color=color)
+    for notice in report.notices:
+        if notice.code == "ledger-rewritten":
+            # The reports are written; the run could not be recorded on a rewritten ledger.
+            raise CompliancegateError(notice.message, hint="see docs/ledger.md, Signed heads")
     return report.decision.exit_code

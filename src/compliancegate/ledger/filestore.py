@@ -8,18 +8,22 @@ pending queue (in the per-user state directory, ``placement``) and written by th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from compliancegate.ledger.chain import ChainHead
 from compliancegate.ledger.changes import build_batch
 from compliancegate.ledger.clocks import Now, system_now
-from compliancegate.ledger.files import Head, LedgerFolder
+from compliancegate.ledger.files import Head, LedgerFolder, write_all
 from compliancegate.ledger.interface import (
     ChainError,
     CommitOutcome,
     LedgerError,
+    LedgerRewritten,
     LedgerUnavailable,
     Snapshot,
     VerifyReport,
@@ -29,7 +33,20 @@ from compliancegate.ledger.operations import Operation
 from compliancegate.ledger.pending import STRAY_REASON, PendingQueue, queue_problem
 from compliancegate.ledger.placement import gated_tree, ledger_state, stray_pending
 from compliancegate.ledger.records import RecordKind
+from compliancegate.ledger.signed import (
+    HEADS_FILE,
+    append_head,
+    check_heads,
+    complete,
+    expected_problem,
+    parse_heads,
+    record_ends,
+    tip_problem,
+)
 from compliancegate.ledger.state import StateBuilder
+
+if TYPE_CHECKING:
+    from compliancegate.signing.keys import PublicKey
 
 LEGACY_PENDING_DIR = "pending"
 """Where versions before the authenticated queue kept it: inside the ledger folder."""
@@ -66,6 +83,10 @@ class FileStore:
         self._now = now
         self._lock_timeout = lock_timeout
         self._replayed: tuple[tuple[object, ...], Head, StateBuilder] | None = None
+        from compliancegate.signing.keys import key_from_environment
+
+        # Loaded when the store opens: a bad key fails the command before anything runs.
+        self._key = key_from_environment(os.environ if environ is None else environ, self._tree)
 
     def _load(self) -> tuple[Head, StateBuilder]:
         """Replay the records; a replay of the very same content earlier in this process
@@ -121,8 +142,15 @@ class FileStore:
             with self._files.lock(timeout=self._lock_timeout):
                 recovered = self._files.recover(self._now())
                 head, state = self._load()
+                if self._key is not None:
+                    self._check_tip(head.chain)
                 batch = build_batch(state, head.chain, recovered, ops + list(operations))
                 self._files.write(head, batch.linked)
+                if self._key is not None and batch.linked.data:
+                    with contextlib.suppress(OSError):
+                        # The records are stored: a failed signature must not queue them
+                        # again. The next batch's signed head covers them.
+                        self._sign(batch.linked.head)
         except (LedgerUnavailable, OSError) as exc:
             # A full disk or a read-only folder mid-append: the records wait in the queue.
             self._queue.add(operations)
@@ -151,6 +179,81 @@ class FileStore:
             ),
             refused=refused,
         )
+
+    def _check_tip(self, head: ChainHead) -> None:
+        """Refuse to sign on top of signed heads this runner's key did not make, or that no
+        longer match the records (``signed.tip_problem``)."""
+        assert self._key is not None
+        path = self.folder / HEADS_FILE
+        try:
+            heads = path.read_bytes()
+        except FileNotFoundError:
+            return
+        with self._files.records_path.open("rb") as handle:
+            records = handle.read(head.size)
+        problem = tip_problem(heads, list(record_ends(records)), self._key.public, str(path))
+        if problem is not None:
+            raise LedgerRewritten(
+                problem.message, seq=problem.seq, file=str(path), hint=problem.hint
+            )
+
+    def _sign(self, head: ChainHead) -> None:
+        """Append ``head``, signed, to ``heads.jsonl`` (under the lock, after the records).
+
+        A crash before this leaves the batch unsigned; the next batch's signed head covers
+        it, since a signed head vouches for every record before it through the chain.
+        """
+        assert self._key is not None
+        path = self.folder / HEADS_FILE
+        try:
+            existing = path.read_bytes()
+        except FileNotFoundError:
+            existing = b""
+        data = append_head(existing, self._key, head)
+        kept = complete(existing)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            os.ftruncate(fd, len(kept))  # a torn line from a crash is dropped
+            os.lseek(fd, len(kept), os.SEEK_SET)
+            write_all(fd, data[len(kept) :])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def verify_signed(
+        self, trusted: Sequence[PublicKey], expect: ChainHead | None = None
+    ) -> ChainError | None:
+        """The signed heads against the records (call after ``verify`` passed): every
+        signature by a ``trusted`` key, the last record covered; ``expect`` still a
+        prefix."""
+        # Under the shared lock, as verify: an append in between would otherwise show a
+        # signed head past the records read.
+        guard: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+        if self._files.exists() and os.access(self.folder, os.W_OK):
+            guard = self._files.lock(shared=True, timeout=self._lock_timeout)
+        with guard:
+            records, heads_data = self._read_signed()
+        ends = list(record_ends(records))
+        problem = expected_problem(ends, expect, self._files.display)
+        if problem is not None:
+            return problem
+        name = str(self.folder / HEADS_FILE)
+        try:
+            heads = parse_heads(heads_data, name)
+        except ChainError as exc:
+            return exc
+        return check_heads(heads, ends, trusted, name)
+
+    def _read_signed(self) -> tuple[bytes, bytes]:
+        """The records the head covers, and ``heads.jsonl`` (empty when absent)."""
+        records = heads = b""
+        if self._files.exists():
+            head = self._files.read_head()
+            with self._files.records_path.open("rb") as handle:
+                records = handle.read(head.chain.size)
+        with contextlib.suppress(FileNotFoundError):
+            heads = (self.folder / HEADS_FILE).read_bytes()
+        return records, heads
 
     def _queue_problem(self, records: int) -> ChainError | None:
         """Queued operations that are refused: a failure until someone looks at them."""

@@ -22,6 +22,9 @@ run pushes them. A retried operation is recognised by its id and never recorded 
 
 The cache also remembers the last head it verified: a remote whose history no longer holds
 that record was rewritten (a force-push), and is reported as such.
+
+With a signing key, each commit also carries ``heads.jsonl`` (``signed``) with the batch's
+signed head; ``verify_signed`` walks the whole history of the branch.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from compliancegate.ledger.chain import TAMPER_HINT, ChainHead
 from compliancegate.ledger.changes import build_batch
@@ -55,6 +59,7 @@ from compliancegate.ledger.interface import (
     ChainError,
     CommitOutcome,
     LedgerError,
+    LedgerRewritten,
     LedgerUnavailable,
     Snapshot,
     VerifyReport,
@@ -64,7 +69,20 @@ from compliancegate.ledger.operations import Operation, RunOp
 from compliancegate.ledger.pending import STRAY_REASON, PendingQueue, queue_problem
 from compliancegate.ledger.placement import gated_tree, ledger_state, stray_pending
 from compliancegate.ledger.records import line_hash
+from compliancegate.ledger.signed import (
+    HEADS_FILE,
+    append_head,
+    check_heads,
+    expected_problem,
+    parse_expected,
+    parse_heads,
+    record_ends,
+    tip_problem,
+)
 from compliancegate.ledger.state import StateBuilder
+
+if TYPE_CHECKING:
+    from compliancegate.signing.keys import PublicKey
 
 DEFAULT_RETRY_SECONDS = 120.0
 """How long a run keeps retrying pushes the remote rejects because others pushed first,
@@ -203,6 +221,11 @@ class GitStore:
         self._max_backoff = max_backoff
         self._ref = f"refs/remotes/origin/{location.branch}"
         self._replayed: tuple[str, Head, bytes, StateBuilder] | None = None
+        from compliancegate.signing.keys import key_from_environment
+
+        # Loaded when the store opens: a bad key fails the command before anything runs.
+        self._key = key_from_environment(environ, self._tree)
+        self._pin = pinned_head(environ)
 
     @property
     def location(self) -> str:
@@ -276,6 +299,22 @@ class GitStore:
             position = end + 1 + size + 1
         return decode_head(blobs[0], f"{self.location}:{HEAD_FILE}"), blobs[1]
 
+    def _check_tip(self, heads: bytes, records: bytes) -> None:
+        """Refuse to sign on top of signed heads this runner's key did not make, or that no
+        longer match the records (``signed.tip_problem``)."""
+        assert self._key is not None
+        name = f"{self.location}:{HEADS_FILE}"
+        problem = tip_problem(heads, list(record_ends(records)), self._key.public, name)
+        if problem is not None:
+            raise LedgerRewritten(problem.message, seq=problem.seq, file=name, hint=problem.hint)
+
+    def _read_heads(self, commit: str | None) -> bytes:
+        """``heads.jsonl`` at ``commit`` (empty when it has none)."""
+        if commit is None:
+            return b""
+        result = self._git.run("cat-file", "blob", f"{commit}:{HEADS_FILE}")
+        return result.stdout if result.code == 0 else b""
+
     def _replay(self, commit: str | None) -> tuple[Head, bytes, StateBuilder]:
         """The state at ``commit``, verified; a replay of the same commit earlier in this
         process (a production check's snapshot, then its commit) is reused."""
@@ -303,7 +342,18 @@ class GitStore:
         return head, records
 
     def _check_known(self, head: Head, records: bytes, name: str) -> None:
-        """The record this cache last verified must still be there, unchanged."""
+        """The record this cache last verified must still be there, unchanged; so must the
+        head pinned in ``COMPLIANCEGATE_LEDGER_PIN``."""
+        if self._pin is not None:
+            problem = expected_problem(list(record_ends(records)), self._pin, name)
+            if problem is not None:
+                raise LedgerRewritten(
+                    f"the pinned head ({PIN_VARIABLE}) is not in the ledger: "
+                    f"{_found(records, self._pin.seq, self._pin.hash)}",
+                    seq=self._pin.seq,
+                    file=name,
+                    hint=f"the branch was rewritten; restore it, or correct {PIN_VARIABLE}",
+                )
         try:
             known = json.loads(self._known.read_text(encoding="utf-8"))
             seq, digest = int(known["seq"]), str(known["hash"])
@@ -313,9 +363,9 @@ class GitStore:
             return
         lines = records.split(b"\n")
         if seq > head.chain.seq or line_hash(lines[seq - 1]) != digest:
-            raise ChainError(
+            raise LedgerRewritten(
                 f"this runner verified record {seq} before, and the remote no longer has it "
-                "unchanged: the branch's history was rewritten",
+                f"unchanged: the branch's history was rewritten ({_found(records, seq, digest)})",
                 seq=seq,
                 file=name,
                 hint=f"if the rewrite was deliberate, delete {self._known}",
@@ -327,19 +377,28 @@ class GitStore:
         tmp.write_bytes(data)
         os.replace(tmp, self._known)
 
-    def _commit(self, parent: str | None, records: bytes, head: Head, message: str) -> str:
+    def _commit(
+        self, parent: str | None, records: bytes, head: Head, message: str, heads: bytes = b""
+    ) -> str:
         with tempfile.TemporaryDirectory(dir=self.cache) as scratch:
             head_path = Path(scratch, HEAD_FILE)
             head_path.write_bytes(encode_head(head))
             records_path = Path(scratch, RECORDS_FILE)
             records_path.write_bytes(records)
-            shas = self._git.out(
-                "hash-object", "-w", "--", str(head_path), str(records_path)
-            ).split()
-        head_blob, records_blob = (sha.decode() for sha in shas)
+            paths = [str(head_path), str(records_path)]
+            if heads:
+                Path(scratch, HEADS_FILE).write_bytes(heads)
+                paths.append(str(Path(scratch, HEADS_FILE)))
+            shas = self._git.out("hash-object", "-w", "--", *paths).split()
+        head_blob, records_blob = (sha.decode() for sha in shas[:2])
         listing = (
             f"100644 blob {head_blob}\t{HEAD_FILE}\n100644 blob {records_blob}\t{RECORDS_FILE}\n"
         )
+        if heads:
+            # mktree wants entries in git's order: head.json < heads.jsonl < records.jsonl.
+            listing = listing.replace(
+                f"\t{HEAD_FILE}\n", f"\t{HEAD_FILE}\n100644 blob {shas[2].decode()}\t{HEADS_FILE}\n"
+            )
         tree = self._git.out("mktree", stdin=listing.encode()).decode().strip()
         args = ["commit-tree", tree, "-m", message]
         if parent is not None:
@@ -435,7 +494,14 @@ class GitStore:
             batch = build_batch(state, head.chain, (), ops)
             if batch.linked.data:
                 new_head = Head(batch.linked.head)
-                commit = self._commit(parent, records + batch.linked.data, new_head, _message(ops))
+                # Signed heads travel in the same commit as the records they sign.
+                heads = self._read_heads(parent)
+                if self._key is not None:
+                    self._check_tip(heads, records[: head.chain.size])
+                    heads = append_head(heads, self._key, new_head.chain)
+                commit = self._commit(
+                    parent, records + batch.linked.data, new_head, _message(ops), heads
+                )
                 try:
                     landed = self._push(commit)
                 except LedgerUnavailable as exc:
@@ -463,6 +529,159 @@ class GitStore:
             )
         return CommitOutcome(stored=0, records=0, pending=len(ops), reason=reason, refused=refused)
 
+    def verify_signed(
+        self, trusted: Sequence[PublicKey], expect: ChainHead | None = None
+    ) -> ChainError | None:
+        """Walk the branch's whole history (as ``verify`` fetched it): every commit only
+        appends to its parent's records and signed heads; with ``trusted`` keys every
+        commit's head is signed and every signature verifies; ``expect`` is still a prefix.
+        """
+        with self._lock():
+            self._ensure_repo()
+            commit = self._local_commit()
+            if commit is None:
+                if not trusted and expect is None:
+                    return None
+                return LedgerRewritten(
+                    f"the branch {self._location.branch} does not exist: it was deleted (or "
+                    "never held a ledger), so no signed head can be checked",
+                    seq=expect.seq if expect else 0,
+                    file=self.location,
+                    hint="restore the branch from a clone that still has it",
+                )
+            return self._walk(commit, trusted, expect)
+
+    def _walk(
+        self, tip: str, trusted: Sequence[PublicKey], expect: ChainHead | None
+    ) -> ChainError | None:
+        """Check every commit's ``head.json`` against the tip's verified chain: each names a
+        record still there unchanged, never fewer than its parent's (one small blob per
+        commit, so the walk is linear in the history). Only when that fails are whole
+        records files compared, to name the commit that rewrote them."""
+        name = f"{self.location}:{RECORDS_FILE}"
+        listing = self._git.out("rev-list", "--parents", "--reverse", tip).decode()
+        rows = [line.split() for line in listing.split("\n") if line.strip()]
+        for index, row in enumerate(rows):
+            if len(row) > 2 or (index and row[1:] != [rows[index - 1][0]]):
+                return ChainError(
+                    f"commit {row[0][:12]} is a merge or does not follow the commit before it: "
+                    "a ledger branch is one line of appends",
+                    seq=0,
+                    file=name,
+                    hint=TAMPER_HINT,
+                )
+        tip_records, tip_heads = self._blobs([tip])[0]
+        ends = list(record_ends(tip_records))
+        heads_name = f"{self.location}:{HEADS_FILE}"
+        try:
+            signed = parse_heads(tip_heads, heads_name)
+        except ChainError as exc:
+            return exc
+        signed_heads = {entry.head for entry in signed}
+        first_signed = signed[0].head.seq if signed else None
+        last = 0
+        # Reported after the signatures: a forged signed head is the clearer finding.
+        unsigned: ChainError | None = None
+        for index, (row, head) in enumerate(zip(rows, self._heads_of(rows), strict=True)):
+            short = row[0][:12]
+            if head is None:
+                return ChainError(
+                    f"commit {short} holds no valid {HEAD_FILE}", seq=0, file=name, hint=TAMPER_HINT
+                )
+            if head.seq < last or (
+                head.seq and (head.seq > len(ends) or ends[head.seq - 1] != head)
+            ):
+                culprit = self._culprit(rows[max(index - 1, 0) :], name)
+                if culprit is not None:
+                    return culprit
+                return ChainError(
+                    f"commit {short} ended the ledger at record {head.seq} ({head.hash}), which "
+                    "the branch no longer holds unchanged: a later commit rewrote or removed it",
+                    seq=head.seq,
+                    file=name,
+                    hint=TAMPER_HINT,
+                )
+            if (
+                unsigned is None
+                and trusted
+                and first_signed is not None
+                and head.seq >= first_signed
+                and head not in signed_heads
+            ):
+                unsigned = ChainError(
+                    f"commit {short} ends the ledger at record {head.seq}, but no signed head "
+                    "names it: records were added without the signing key",
+                    seq=head.seq,
+                    file=name,
+                    hint="records appended by someone without the key, or unsigned runs",
+                )
+            last = head.seq
+        problem = expected_problem(ends, expect, name)
+        if problem is not None:
+            return problem
+        return check_heads(signed, ends, trusted, heads_name) or unsigned
+
+    def _heads_of(self, rows: Sequence[Sequence[str]]) -> list[ChainHead | None]:
+        """Each commit's ``head.json`` (None when missing or malformed), in one git call."""
+        names = "".join(f"{row[0]}:{HEAD_FILE}\n" for row in rows).encode()
+        out = self._git.out("cat-file", "--batch", stdin=names)
+        heads: list[ChainHead | None] = []
+        position = 0
+        for _ in rows:
+            end = out.index(b"\n", position)
+            header = out[position:end].split()
+            if header[-1] == b"missing":
+                heads.append(None)
+                position = end + 1
+                continue
+            size = int(header[2])
+            blob = out[end + 1 : end + 1 + size]
+            position = end + 1 + size + 1
+            try:
+                heads.append(decode_head(blob, HEAD_FILE).chain)
+            except ChainError:
+                heads.append(None)
+        return heads
+
+    def _culprit(self, rows: Sequence[Sequence[str]], name: str) -> ChainError | None:
+        """The first of ``rows`` whose records do not extend its parent's (whole files read,
+        a chunk of commits at a time), or None."""
+        previous: tuple[str, bytes] | None = None
+        for start in range(0, len(rows), _WALK_CHUNK):
+            chunk = rows[start : start + _WALK_CHUNK]
+            for row, (records, _) in zip(chunk, self._blobs([r[0] for r in chunk]), strict=True):
+                if previous is not None and not records.startswith(previous[1]):
+                    kept = _common_records(previous[1], records)
+                    had, has = previous[1].count(b"\n"), records.count(b"\n")
+                    return ChainError(
+                        f"commit {row[0][:12]} does not only append to its parent's records: "
+                        f"it rewrites or removes record {kept + 1} (its parent "
+                        f"{previous[0][:12]} has {had} records, it has {has})",
+                        seq=kept + 1,
+                        file=name,
+                        hint=TAMPER_HINT,
+                    )
+                previous = (row[0], records)
+        return None
+
+    def _blobs(self, commits: Sequence[str]) -> list[tuple[bytes, bytes]]:
+        """``records.jsonl`` and ``heads.jsonl`` (empty when absent) of each commit."""
+        names = "".join(f"{c}:{RECORDS_FILE}\n{c}:{HEADS_FILE}\n" for c in commits).encode()
+        out = self._git.out("cat-file", "--batch", stdin=names)
+        blobs: list[bytes] = []
+        position = 0
+        while len(blobs) < 2 * len(commits):
+            end = out.index(b"\n", position)
+            header = out[position:end].split()
+            if header[-1] == b"missing":
+                blobs.append(b"")
+                position = end + 1
+                continue
+            size = int(header[2])
+            blobs.append(out[end + 1 : end + 1 + size])
+            position = end + 1 + size + 1
+        return [(blobs[i], blobs[i + 1]) for i in range(0, len(blobs), 2)]
+
     def verify(self) -> VerifyReport:
         """Fetch (when reachable) and check every record of the branch, and the queue."""
         notes: list[str] = []
@@ -488,6 +707,49 @@ class GitStore:
             if pending:
                 notes.append(f"{pending} operation(s) pending in {self._queue.folder}")
         return VerifyReport(self.location, state.records, state.head, problem, tuple(notes))
+
+
+PIN_VARIABLE = "COMPLIANCEGATE_LEDGER_PIN"
+"""``SEQ:HASH``: a head the ledger must still extend (for runners that keep no cache)."""
+
+
+def pinned_head(environ: Mapping[str, str]) -> ChainHead | None:
+    """The head ``COMPLIANCEGATE_LEDGER_PIN`` pins, or None; ``LedgerError`` when malformed."""
+    value = environ.get(PIN_VARIABLE, "")
+    if not value:
+        return None
+    try:
+        return parse_expected(value)
+    except ValueError as exc:
+        raise LedgerError(
+            str(exc), subject=PIN_VARIABLE, hint="copy SEQ:HASH from ledger verify"
+        ) from None
+
+
+def _found(records: bytes, seq: int, digest: str) -> str:
+    """What a rewritten ledger holds where record ``seq`` (``digest``) was expected."""
+    if not records:
+        return f"expected record {seq} ({digest}), found no records: the branch was deleted"
+    lines = records.split(b"\n")
+    if seq > len(lines) - 1:
+        return (
+            f"expected record {seq} ({digest}), found the ledger ending at record {len(lines) - 1}"
+        )
+    return f"expected record {seq} to hash to {digest}, found {line_hash(lines[seq - 1])}"
+
+
+_WALK_CHUNK = 16
+"""Commits read per ``git cat-file --batch`` when walking the history."""
+
+
+def _common_records(old: bytes, new: bytes) -> int:
+    """How many of ``old``'s records ``new`` still starts with, unchanged."""
+    count = 0
+    for a, b in zip(old.splitlines(keepends=True), new.splitlines(keepends=True), strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
 
 
 def _lost_race(line: str) -> bool:

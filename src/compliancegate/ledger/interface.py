@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Protocol
 from compliancegate.errors import CompliancegateError
 
 if TYPE_CHECKING:
+    from compliancegate.ledger.chain import ChainHead
     from compliancegate.ledger.operations import Operation
     from compliancegate.ledger.state import LedgerState
+    from compliancegate.signing.keys import PublicKey
 
 
 class LedgerError(CompliancegateError):
@@ -35,6 +37,11 @@ class ChainError(LedgerError):
         subject = f"record {seq}" if seq > 0 else None
         super().__init__(message, file=file, line=line, subject=subject, hint=hint)
         self.seq = seq
+
+
+class LedgerRewritten(ChainError):
+    """The ledger no longer extends a head this runner saw before (or the pinned head): its
+    history was rewritten, truncated or deleted. Nothing is appended on top of it."""
 
 
 class LedgerUnavailable(LedgerError):
@@ -131,4 +138,11 @@ class LedgerStore(Protocol):
 
     def verify(self) -> VerifyReport:
         """Check the chain, the format and the findings' consistency of every record."""
+        ...
+
+    def verify_signed(
+        self, trusted: Sequence[PublicKey], expect: ChainHead | None = None
+    ) -> ChainError | None:
+        """After ``verify`` passed: the signed heads (by ``trusted`` keys, covering the last
+        record when keys are given), the history (git), and ``expect`` still a prefix."""
         ...

@@ -97,10 +97,11 @@ def check_location(
     base = cwd or Path.cwd()
     checked_state_root(base, environ)
     if is_git(location):
-        from compliancegate.ledger.gitstore import parse_git_location
+        from compliancegate.ledger.gitstore import parse_git_location, pinned_head
 
         parse_git_location(location)
         retry_seconds(environ)
+        pinned_head(environ)
         return
     folder = Path(location)
     check_folder(folder if folder.is_absolute() else base / folder, base, environ)

@@ -32,7 +32,14 @@ STATE_VARIABLE = "COMPLIANCEGATE_STATE_DIR"
 
 LEDGERS_DIR = "ledgers"
 IDENTITY_FILE = "location.txt"
-_LEDGER_ENTRIES = ("records.jsonl", "head.json", "lock", "head.json.tmp", "quarantine")
+_LEDGER_ENTRIES = (
+    "records.jsonl",
+    "head.json",
+    "lock",
+    "head.json.tmp",
+    "quarantine",
+    "heads.jsonl",
+)
 _OUTSIDE_HINT = (
     f"set {STATE_VARIABLE} to a folder outside the repository (on a hosted runner, "
     "$RUNNER_TEMP/compliancegate)"

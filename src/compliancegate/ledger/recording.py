@@ -15,11 +15,16 @@ from compliancegate.ledger.breakfix import open_break_fix
 from compliancegate.ledger.interface import (
     CommitOutcome,
     LedgerError,
+    LedgerRewritten,
     LedgerStore,
     LedgerUnavailable,
 )
 from compliancegate.ledger.observe import RunContext, observe
 from compliancegate.model import CheckReport, Notice, OpenBreakFix
+
+REWRITTEN = "ledger-rewritten"
+"""The notice of a run not recorded because the ledger's history was rewritten; ``check``
+exits 2 on it after writing its reports."""
 
 
 class LedgerBreakFix:
@@ -78,6 +83,10 @@ def record_run(store: LedgerStore, report: CheckReport, context: RunContext) -> 
     """Append the run and its changes in findings; notices for the report."""
     try:
         outcome = store.commit([observe(report, context)])
+    except LedgerRewritten as exc:
+        # Appending would bury the rewrite under a fresh, valid-looking chain: refused.
+        text = f"nothing was appended to a ledger whose history was rewritten: {exc}"
+        return (Notice(REWRITTEN, text, exc.file, exc.line),)
     except LedgerError as exc:
         text = f"this run was not recorded (it is kept pending where possible): {exc}"
         return (Notice("ledger-error", text, exc.file, exc.line),)
