@@ -255,6 +255,16 @@ def test_waiving_and_unwaiving_follow_the_status_and_stop_the_clock() -> None:
     finding = ledger.builder.freeze(day(5)).findings[fid]  # type: ignore[index]
     assert finding.status is FindingStatus.OPEN and finding.waiver is None
     assert [(b.kind, b.at) for b in finding.breaches] == [("due", day(4))]
+    assert [(e.kind, e.run_id, e.detail) for e in finding.events] == [
+        (RecordKind.OPENED, "r", None),
+        (RecordKind.WAIVED, "r", "waived by w1"),
+        (RecordKind.UNWAIVED, "r", "the waiver no longer covers it"),
+    ]
+    # Opened under a waiver: waived from the start, its clock stopped.
+    waived = ledger.open("fp2", day(0), waiver={"id": "w9"})
+    finding = ledger.builder.freeze(day(9)).findings[waived]  # type: ignore[index]
+    assert finding.status is FindingStatus.WAIVED and finding.breaches == ()
+    assert [e.detail for e in finding.events] == ["waived by w9"]
 
 
 @pytest.mark.parametrize("waiver", [{"id": 5}, {"name": "w"}, "w", ["w"]])
