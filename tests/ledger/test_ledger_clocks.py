@@ -161,11 +161,29 @@ def test_controls_clock_reads_the_register() -> None:
         {"slow": {"low": 30}, "fast": {"critical": 1, "notify_within_hours": 4}},
         {ControlRef(f"s:{c.id}"): c for c in controls},
     )
-    clock = controls_clock(register, ["s:A", "s:B", "s:missing"], T0)
+    clock = controls_clock(register, ["s:missing", "s:A", "s:B"], T0)
     assert clock.clause == "fast" and clock.clauses == ("slow", "fast")
     assert clock.due == day(1) and clock.notify_due == T0 + dt.timedelta(hours=4)
     assert controls_clock(register, ["s:missing"], T0) == NO_CLOCK
     assert controls_clock(None, ["s:A"], T0) == NO_CLOCK
+
+
+def test_controls_clock_counts_lead_days_from_the_successor_or_the_sunset() -> None:
+    lead = Control("old", "L", "l", Severity.LOW, "lead")
+    orphan = Control("unknown-standard", "O", "o", Severity.LOW, "lead")
+    new = Control("new", "N", "n", Severity.LOW, "lead")
+    old = Standard("old", "Old", None, None, None, dt.date(2027, 6, 1), "new", (lead,))
+    successor = Standard("new", "New", None, None, dt.date(2027, 3, 1), None, None, (new,))
+    alone = Standard("old", "Old", None, None, None, dt.date(2027, 6, 1), None, (lead,))
+    refs = {ControlRef("old:L"): lead, ControlRef("x:O"): orphan, ControlRef("new:N"): new}
+    sla = {"lead": {"lead_days": 10}}
+    register = Register((), (old, successor), sla, refs)
+    effective = dt.datetime(2027, 3, 1, tzinfo=dt.UTC) - dt.timedelta(10)
+    assert controls_clock(register, ["old:L"], T0).due == effective
+    sunset = dt.datetime(2027, 6, 1, tzinfo=dt.UTC) - dt.timedelta(10)
+    assert controls_clock(Register((), (alone,), sla, refs), ["old:L"], T0).due == sunset
+    # A control whose standard the register does not list counts from the opening.
+    assert controls_clock(register, ["x:O"], T0).due == T0 + dt.timedelta(10)
 
 
 def test_clock_json_round_trips_and_refuses_malformed_clocks() -> None:

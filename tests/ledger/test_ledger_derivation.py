@@ -197,8 +197,17 @@ def test_no_event_but_a_note_follows_a_resolution(kind: RecordKind, data: dict[s
     ledger.resolve(fid, day(1))
     refused(ledger, lambda: ledger.add(kind, day(2), finding=fid, **data), "already resolved")
     ledger.add(RecordKind.NOTED, day(2), finding=fid, op="note", by="me", text="after")
+    ledger.add(RecordKind.NOTED, day(2), finding=fid, op="note2", by="you", text="again")
+    refused(
+        ledger,
+        lambda: ledger.add(RecordKind.NOTED, day(2), finding=fid, op="note", by="me", text="x"),
+        "operation note is recorded twice",
+    )
     finding = ledger.builder.freeze(day(3)).findings[fid]  # type: ignore[index]
-    assert [e.kind for e in finding.events][-1] is RecordKind.NOTED
+    assert [(e.kind, e.by, e.detail) for e in finding.events][-2:] == [
+        (RecordKind.NOTED, "me", "after"),
+        (RecordKind.NOTED, "you", "again"),
+    ]
 
 
 def test_a_finding_opened_by_a_run_needs_that_run_and_a_manual_one_its_own_operation() -> None:
@@ -279,23 +288,42 @@ def test_a_waiver_without_an_id_is_refused(waiver: Any) -> None:
 def test_lookup_by_prefix() -> None:
     ledger = Ledger()
     ledger.run("run-op", day(0))
-    fids = [ledger.open(f"fp{n}", day(0)) for n in range(40)]
+    fids = [ledger.open(f"fp{n}", day(0)) for n in range(300)]
     state = ledger.builder.freeze(day(1))
     target = fids[0]
     assert state.lookup(target).id == target
     assert state.lookup(f"  {target.upper()} ").id == target
     unique = next(n for n in range(1, 17) if sum(f.startswith(target[:n]) for f in fids) == 1)
     assert state.lookup(target[:unique]).id == target
-    with pytest.raises(LedgerError, match="a finding id is required"):
+    with pytest.raises(LedgerError) as caught:
         state.lookup("  ")
-    with pytest.raises(LedgerError, match="no finding has id"):
+    assert (caught.value.message, caught.value.hint) == ("a finding id is required", None)
+    with pytest.raises(LedgerError) as caught:
         state.lookup("g")
-    shared = next(c for c in "0123456789abcdef" if sum(f.startswith(c) for f in fids) > 1)
-    with pytest.raises(
-        LedgerError, match=f"is the start of {sum(f.startswith(shared) for f in fids)} finding ids"
-    ):
-        state.lookup(shared)
-    assert len(state.live()) == 40 and state.records == 41
+    assert caught.value.message == "no finding has id 'g'"
+    assert caught.value.hint == "compliancegate findings list shows them"
+    assert len(state.live()) == 300 and state.records == 301
+
+
+@pytest.mark.parametrize("shared", [2, 3, 5, 6])
+def test_an_ambiguous_prefix_names_the_first_five_ids(shared: int) -> None:
+    ledger = Ledger()
+    ledger.run("run-op", day(0))
+    fids = [ledger.open(f"fp{n}", day(0)) for n in range(400)]
+    state = ledger.builder.freeze(day(1))
+    # The shortest prefix that exactly ``shared`` findings start with.
+    prefix = next(
+        p
+        for n in (1, 2, 3)
+        for p in sorted({f[:n] for f in fids})
+        if sum(f.startswith(p) for f in fids) == shared
+    )
+    matching = [f for f in fids if f.startswith(prefix)]
+    with pytest.raises(LedgerError) as caught:
+        state.lookup(prefix)
+    ids = ", ".join(matching[:5])
+    assert caught.value.message == f"{prefix!r} is the start of {shared} finding ids ({ids})"
+    assert caught.value.hint == "give more of the id"
 
 
 def test_the_frozen_state_carries_every_opening_detail_and_event() -> None:

@@ -194,3 +194,45 @@ def test_a_queue_with_only_pending_operations_is_found(remote: Path, tmp_path: P
     store._queue.add([run_op("r1", "CVE-1", at=day(0))])
     snap = store.snapshot(day(1))
     assert snap.found and snap.pending == 1 and snap.state.records == 2
+
+
+def test_git_dot_reads_credentials_from_the_repository_config_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A runner's own ~/.gitconfig is not the gated repository's: nothing of it is carried.
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(
+        '[http]\n\textraheader = AUTHORIZATION: basic home\n[remote "origin"]\n'
+        "\tpushurl = /home/push.git\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    root = repo(tmp_path / "work", ("remote.origin.url", "https://example.com/o/r.git"))
+    assert gated_remote(root).config == ()
+
+
+def test_the_local_copy_is_found_when_its_ref_is_packed(writer: GitStore, remote: Path) -> None:
+    loose = writer._local_commit()
+    assert loose is not None
+    writer._git.out("pack-refs", "--all", "--prune")
+    assert not (writer._repo / writer._ref).exists()
+    assert writer._local_commit() == loose
+    writer._git.out("update-ref", "-d", writer._ref)
+    assert writer._local_commit() is None
+
+
+def test_a_runner_that_only_verified_remembers_what_it_saw(
+    writer: GitStore, remote: Path, tmp_path: Path
+) -> None:
+    reader = store_for(remote, tmp_path / "reader")
+    assert reader.verify().ok
+    # The branch is force-pushed back to nothing but a different first run.
+    other = tmp_path / "other.git"
+    git("init", "--quiet", "--bare", str(other), cwd=tmp_path)
+    forger = store_for(other, tmp_path / "forger")
+    forger._queue.add([run_op("r9", "CVE-9", at=day(0))])
+    assert forger.commit([]).stored == 1
+    git("--git-dir", str(remote), "fetch", "--quiet", str(other), "+ledger:ledger")
+    problem = reader.verify().problem
+    assert problem is not None and "history was rewritten" in problem.message
