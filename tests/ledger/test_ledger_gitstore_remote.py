@@ -1,0 +1,238 @@
+"""The git store's plumbing around the chain: which remote ``git:.`` means and with which
+credentials, how a lost race is told from a refusal, how long it backs off, and what
+``snapshot`` and ``verify`` report online, offline and with operations pending.
+
+Written to kill mutants of ``gitstore.py`` (docs/mutation-testing.md, "Ledger: chain,
+records, state, clocks, git store").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import pytest
+from ledger_project import day, git
+from test_ledger_gitstore import run_op, store_for
+
+from compliancegate.ledger import gitstore
+from compliancegate.ledger.chain import GENESIS
+from compliancegate.ledger.clocks import system_now
+from compliancegate.ledger.gitstore import GitStore, gated_remote
+from compliancegate.ledger.interface import LedgerError
+
+
+def repo(path: Path, *config: tuple[str, str]) -> Path:
+    path.mkdir(parents=True)
+    git("init", "--quiet", str(path), cwd=path)
+    for key, value in config:
+        git("config", "--add", key, value, cwd=path)
+    return path
+
+
+def test_git_dot_outside_a_repository_names_the_folder_and_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError) as caught:
+        gated_remote(tmp_path)
+    error = caught.value
+    assert error.message == (
+        "git:. names the repository being gated, but this is not a git repository"
+    )
+    assert error.file == str(tmp_path)
+    assert error.hint == "run in the repository's checkout, or use git:URL#BRANCH"
+
+
+def test_git_dot_without_an_origin_is_the_checkout_itself_from_any_subfolder(
+    tmp_path: Path,
+) -> None:
+    root = repo(tmp_path / "work")
+    (root / "a" / "b").mkdir(parents=True)
+    for where in (root, root / "a" / "b"):
+        remote = gated_remote(where)
+        assert remote.url == str(root) and remote.config == ()
+
+
+@pytest.mark.parametrize(
+    ("origin", "expected"),
+    [
+        ("../shared.git", "{parent}/shared.git"),
+        ("shared.git", "{root}/shared.git"),
+        ("/srv/ledger.git", "/srv/ledger.git"),
+        ("https://example.com/o/r.git", "https://example.com/o/r.git"),
+        ("git@example.com:o/r.git", "git@example.com:o/r.git"),
+    ],
+)
+def test_git_dot_resolves_a_relative_origin_and_push_url_against_the_checkout(
+    tmp_path: Path, origin: str, expected: str
+) -> None:
+    root = repo(
+        tmp_path / "work",
+        ("remote.origin.url", origin),
+        ("remote.origin.pushurl", origin),
+        ("remote.origin.pushurl", "/abs/push.git"),
+    )
+    want = expected.format(parent=tmp_path, root=root)
+    remote = gated_remote(root / ".")
+    assert remote.url == want
+    assert remote.config == (
+        ("remote.origin.pushurl", want),
+        ("remote.origin.pushurl", "/abs/push.git"),
+    )
+
+
+def test_git_dot_carries_every_extraheader_with_and_without_a_url(tmp_path: Path) -> None:
+    root = repo(
+        tmp_path / "work",
+        ("remote.origin.url", "https://example.com/o/r.git"),
+        ("http.extraheader", "AUTHORIZATION: basic one"),
+        ("http.https://example.com/.extraheader", "AUTHORIZATION: basic two"),
+        ("http.https://example.com/.extraheader", "AUTHORIZATION: basic three"),
+        ("http.https://other.example/.sslverify", "false"),
+        ("user.extraheader", "not http"),
+    )
+    remote = gated_remote(root)
+    assert remote.config == (
+        ("http.extraheader", "AUTHORIZATION: basic one"),
+        ("http.https://example.com/.extraheader", "AUTHORIZATION: basic two"),
+        ("http.https://example.com/.extraheader", "AUTHORIZATION: basic three"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "race"),
+    [
+        ("!\tabc:refs/heads/l\t[remote rejected] (incorrect old value provided)", True),
+        ("!\tabc:refs/heads/l\t[remote rejected] (stale info)", True),
+        ("!\tabc:refs/heads/l\t[REJECTED] (fetch first)", True),
+        # The words of a race in the ref names, not in the summary, are no race.
+        ("!\tabc:refs/heads/stale\t[remote rejected] (hook declined)", False),
+        ("!\tincorrect old value:refs/heads/l\t[remote rejected] (hook declined)", False),
+        ("!\t[rejected]:refs/heads/l\t[remote rejected] (hook declined)", False),
+    ],
+)
+def test_lost_races_are_read_from_the_summary_only(line: str, race: bool) -> None:
+    assert gitstore._lost_race(line) is race
+
+
+def test_backoff_doubles_per_attempt_up_to_its_cap_and_never_past_the_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limits: list[tuple[float, float]] = []
+    sleeps: list[float] = []
+    monkeypatch.setattr(gitstore.random, "uniform", lambda a, b: limits.append((a, b)) or b)
+    monkeypatch.setattr(gitstore.time, "sleep", sleeps.append)
+    store = store_for(tmp_path / "r.git", tmp_path / "s", backoff=0.5, max_backoff=1e12)
+    far = time.monotonic() + 1e13
+    for attempt in (0, 1, 3, 30, 31, 40):
+        store._pause(attempt, far)
+    assert limits == [(0, 0.5 * 2**n) for n in (0, 1, 3, 30, 30, 30)]
+    assert sleeps == [0.5 * 2**n for n in (0, 1, 3, 30, 30, 30)]
+    capped = store_for(tmp_path / "r.git", tmp_path / "s2", backoff=0.5, max_backoff=3.0)
+    capped._pause(5, far)
+    assert limits[-1] == (0, 3.0) and sleeps[-1] == 3.0
+    # Near the deadline it sleeps only what is left, and past it not at all.
+    store._pause(2, time.monotonic() + 0.5)
+    assert 0.4 < sleeps[-1] <= 0.5
+    store._pause(2, time.monotonic() - 100)
+    assert sleeps[-1] == 0.0
+
+
+def test_the_system_clock_is_aware_utc() -> None:
+    now = system_now()
+    assert now.tzinfo is dt.UTC
+    assert abs(now - dt.datetime.now(dt.UTC)) < dt.timedelta(seconds=5)
+
+
+@pytest.fixture
+def writer(remote: Path, tmp_path: Path) -> GitStore:
+    store = store_for(remote, tmp_path / "writer")
+    store._queue.add([run_op("r1", "CVE-1", at=day(0))])
+    assert store.commit([]).stored == 1
+    return store
+
+
+def test_an_empty_branch_snapshot_and_verify(remote: Path, tmp_path: Path) -> None:
+    store = store_for(remote, tmp_path / "s")
+    snap = store.snapshot(day(1))
+    assert (snap.found, snap.pending, snap.offline, snap.refused) == (False, 0, None, ())
+    assert snap.location == f"git:{remote}#ledger" and snap.state.records == 0
+    report = store.verify()
+    assert report.ok and report.notes == ("the branch has no records yet",)
+    assert (report.location, report.records, report.head) == (f"git:{remote}#ledger", 0, GENESIS)
+
+
+def test_online_snapshot_and_verify_of_a_ledger(writer: GitStore, remote: Path) -> None:
+    snap = writer.snapshot(day(1))
+    assert (snap.found, snap.pending, snap.offline) == (True, 0, None)
+    assert [f.title for f in snap.state.live()] == ["CVE-1 in pkg"]
+    report = writer.verify()
+    assert report.ok and report.notes == () and report.records == 2
+    assert report.head == snap.state.head != GENESIS
+    assert report.location == f"git:{remote}#ledger"
+
+
+def test_offline_snapshot_and_verify_read_the_local_copy_and_the_queue(
+    writer: GitStore, remote: Path, tmp_path: Path
+) -> None:
+    head = writer.verify().head
+    remote.rename(tmp_path / "gone.git")
+    writer._queue.add([run_op("r2", "CVE-1", "CVE-2", at=day(1))])
+    snap = writer.snapshot(day(2))
+    assert snap.offline and "cannot fetch" in snap.offline
+    assert snap.found and snap.pending == 1
+    # The queued run's new finding is in the snapshot, on top of the local copy.
+    assert sorted(f.title for f in snap.state.live()) == ["CVE-1 in pkg", "CVE-2 in pkg"]
+    report = writer.verify()
+    assert report.ok and report.records == 2 and report.head == head
+    assert report.notes[0].startswith("remote unreachable (cannot fetch")
+    assert report.notes[0].endswith("; verified the local copy")
+    assert report.notes[1] == f"1 operation(s) pending in {writer._queue.folder}"
+
+
+def test_a_queue_with_only_pending_operations_is_found(remote: Path, tmp_path: Path) -> None:
+    store = store_for(remote, tmp_path / "s")
+    store._queue.add([run_op("r1", "CVE-1", at=day(0))])
+    snap = store.snapshot(day(1))
+    assert snap.found and snap.pending == 1 and snap.state.records == 2
+
+
+def test_git_dot_reads_credentials_from_the_repository_config_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A runner's own ~/.gitconfig is not the gated repository's: nothing of it is carried.
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(
+        '[http]\n\textraheader = AUTHORIZATION: basic home\n[remote "origin"]\n'
+        "\tpushurl = /home/push.git\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    root = repo(tmp_path / "work", ("remote.origin.url", "https://example.com/o/r.git"))
+    assert gated_remote(root).config == ()
+
+
+def test_the_local_copy_is_found_when_its_ref_is_packed(writer: GitStore, remote: Path) -> None:
+    loose = writer._local_commit()
+    assert loose is not None
+    writer._git.out("pack-refs", "--all", "--prune")
+    assert not (writer._repo / writer._ref).exists()
+    assert writer._local_commit() == loose
+    writer._git.out("update-ref", "-d", writer._ref)
+    assert writer._local_commit() is None
+
+
+def test_a_runner_that_only_verified_remembers_what_it_saw(
+    writer: GitStore, remote: Path, tmp_path: Path
+) -> None:
+    reader = store_for(remote, tmp_path / "reader")
+    assert reader.verify().ok
+    # The branch is force-pushed back to nothing but a different first run.
+    other = tmp_path / "other.git"
+    git("init", "--quiet", "--bare", str(other), cwd=tmp_path)
+    forger = store_for(other, tmp_path / "forger")
+    forger._queue.add([run_op("r9", "CVE-9", at=day(0))])
+    assert forger.commit([]).stored == 1
+    git("--git-dir", str(remote), "fetch", "--quiet", str(other), "+ledger:ledger")
+    problem = reader.verify().problem
+    assert problem is not None and "history was rewritten" in problem.message
