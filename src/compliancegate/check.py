@@ -510,4 +510,5 @@ def run_check(
         register=register,
         clock_override=options.clock_override,
         release=settings.release,
+        artifact_digests=tuple(sorted(store.read_digests().items())),
     )

@@ -383,6 +383,9 @@ class CheckReport:
     release: bool = False
     """Whether the run is a production release: ``environment`` is the declared production
     environment and was named (``--env`` or the config's ``environment:``)."""
+    artifact_digests: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    """(display path, SHA-256) of each file the run read and evaluated, from the very bytes
+    it judged."""
 
     @property
     def violations(self) -> tuple[Violation, ...]:

@@ -155,6 +155,36 @@ def test_the_reporter_hashes_the_files_it_can_read(
     )
 
 
+def test_the_digest_is_of_the_bytes_the_run_judged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file changed between the evaluation and the report (a later pipeline step, a racing
+    process) must not lend its new digest to the evidence of what was judged."""
+    from compliancegate.check import CheckOptions, run_check
+
+    monkeypatch.chdir(tmp_path)
+    Path("policies").mkdir()
+    Path("policies/p.yaml").write_text(
+        "apiVersion: compliancegate/v1\nkind: Policy\nid: scan-ok\ntitle: t\ncontrols: []\n"
+        "severity: high\nenforcement: block\ninput: {glob: 'release/scan.json'}\n"
+        "rule: {path: ok, op: equals, value: true}\n",
+        encoding="utf-8",
+    )
+    Path("release").mkdir()
+    judged = b'{"ok": true}'
+    Path("release/scan.json").write_bytes(judged)
+    report = run_check(
+        CheckOptions(paths=(Path("release"),), policies=(Path("policies"),), no_ledger=True)
+    )
+    assert dict(report.artifact_digests) == {
+        "release/scan.json": hashlib.sha256(judged).hexdigest()
+    }
+    Path("release/scan.json").write_bytes(b'{"ok": false, "swapped": "after the run"}')
+    (result,) = render(report)["assessment-results"]["results"]
+    (evidence,) = result["observations"][0]["relevant-evidence"]
+    assert props(evidence, "sha256") == [hashlib.sha256(judged).hexdigest()]
+
+
 MARKUP = ("title", "description", "statement", "remarks")
 """OSCAL's markup-line and markup-multiline fields (props are plain strings, kept as-is)."""
 

@@ -274,6 +274,15 @@ class ArtifactStore:
             self._sources[entry.path] = source
         return source
 
+    def read_digests(self) -> dict[str, str]:
+        """SHA-256 of every file read whole during the run, by its display path."""
+        digests = {}
+        for source in self._sources.values():
+            digest = source.read_sha256
+            if digest is not None:
+                digests[source.display] = digest
+        return digests
+
     def formats_of(self, entry: FileEntry) -> tuple[ArtifactFormat, ...]:
         """The forced format of a file, else every format claiming it (detection order);
         empty when it is not an artifact. Several formats claim a file that holds several

@@ -182,6 +182,18 @@ class Source:
             raise read
         return read
 
+    @property
+    def read_sha256(self) -> str | None:
+        """SHA-256 (hex) of the bytes this run read and evaluated, or None when the file was
+        never read whole (an auditor's digest must be of what was judged, not of the file
+        as it is later)."""
+        read = self.__dict__.get("_read")
+        if not isinstance(read, bytes):
+            return None
+        import hashlib
+
+        return hashlib.sha256(read).hexdigest()
+
     @cached_property
     def text(self) -> str:
         """The file as UTF-8 text (a BOM is dropped); binary content is refused."""

@@ -1,10 +1,11 @@
 """``--format oscal``: the run as an OSCAL assessment-results document (``docs/oscal.md``).
 
 The document itself is built by ``compliancegate.oscal.assessment``; this reporter adds the
-SHA-256 of each artifact the policies read, taken from the file as it is when the report is
-rendered (regular files only, under the artifact size limit; anything else is named without
-a digest), and serializes it the way the JSON report does: indented, deterministic, with
-the characters that could drive a terminal or a CI log escaped.
+SHA-256 of each artifact the policies read, from the very bytes the run judged (a file the
+run did not read whole itself is hashed when the report is rendered: regular files only,
+under the artifact size limit; anything else is named without a digest), and serializes
+it the way the JSON report does: indented, deterministic, with the characters that could
+drive a terminal or a CI log escaped.
 """
 
 from __future__ import annotations
@@ -41,4 +42,10 @@ class OscalReporter:
         from compliancegate.reporters.json_report import dumps
 
         paths = {a for r in report.results for a in r.artifacts}
-        return dumps(assessment_results([report], digests=artifact_digests(paths)))
+        judged = dict(report.artifact_digests)
+        # The digests of the bytes the run judged; a file hashed now only if the run did not
+        # read it whole itself (a report rebuilt from another process's CheckReport).
+        digests = {**artifact_digests(paths - judged.keys()), **judged}
+        return dumps(
+            assessment_results([report], digests={p: digests[p] for p in paths if p in digests})
+        )
