@@ -1,0 +1,1 @@
+"""Evidence bundles: a reproducible archive of what a run judged, signed for auditors."""
