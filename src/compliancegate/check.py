@@ -8,7 +8,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -30,6 +30,7 @@ from compliancegate.model import (
 
 if TYPE_CHECKING:
     from compliancegate.loading.config import Config
+    from compliancegate.loading.inputs import InputFile
 
 NOW_VARIABLE = "COMPLIANCEGATE_NOW"
 """An ISO 8601 instant that replaces the clock (reproducible runs and tests); reported in
@@ -139,6 +140,8 @@ class Resolved:
     """False when the config turns the break-fix rule off (every report then says so)."""
     config: str | None = None
     """The config file, as shown to users (None without one)."""
+    inputs: tuple[InputFile, ...] = field(default=(), compare=False, repr=False)
+    """The config file's bytes as read (see ``loading.inputs``)."""
 
 
 def environment_of(flag: str | None, config: Config) -> str:
@@ -179,8 +182,10 @@ def resolve(options: CheckOptions) -> Resolved:
     from compliancegate.artifacts.selection import DEFAULT_EXCLUDES
     from compliancegate.loading.config import find_config
     from compliancegate.loading.documents import display
+    from compliancegate.loading.inputs import capture_inputs
 
-    config = find_config(options.config)
+    with capture_inputs("config") as read:
+        config = find_config(options.config)
     environment = environment_of(options.environment, config)
     env = config.environments.get(environment)
 
@@ -249,6 +254,7 @@ def resolve(options: CheckOptions) -> Resolved:
         declared=config.declared,
         break_fix_enforced=config.break_fix_enforced,
         config=None if config.file is None else display(config.file),
+        inputs=tuple(read),
     )
 
 
@@ -419,6 +425,7 @@ def run_check(
     from compliancegate.engine.evaluation import evaluate_policy
     from compliancegate.engine.waivers import apply_waivers
     from compliancegate.loading.documents import display
+    from compliancegate.loading.inputs import capture_inputs
     from compliancegate.loading.policies import load_policies
     from compliancegate.loading.register import load_register
     from compliancegate.loading.waivers import load_waivers
@@ -430,14 +437,17 @@ def run_check(
     started = options.now or wall_clock()
     settings = settings or resolve(options)
     refuse_clock_override(options.clock_override, settings.release)
-    register = load_register(settings.registers) if settings.registers else None
-    policy_set = load_policies(settings.policies, register)
+    with capture_inputs("register") as register_files:
+        register = load_register(settings.registers) if settings.registers else None
+    with capture_inputs("policies") as policy_files:
+        policy_set = load_policies(settings.policies, register)
     if not policy_set.policies:
         raise UsageError(
             "no policies found under " + ", ".join(display(p) for p in settings.policies),
             hint="policy files are *.yaml documents with kind: Policy",
         )
-    waivers: tuple[Waiver, ...] = load_waivers(settings.waivers) if settings.waivers else ()
+    with capture_inputs("waivers") as waiver_files:
+        waivers: tuple[Waiver, ...] = load_waivers(settings.waivers) if settings.waivers else ()
     notices: list[Notice] = []
     if options.clock_override is not None:
         notices.append(override_notice(options.clock_override))
@@ -511,4 +521,5 @@ def run_check(
         clock_override=options.clock_override,
         release=settings.release,
         artifact_digests=tuple(sorted(store.read_digests().items())),
+        inputs=(*settings.inputs, *register_files, *policy_files, *waiver_files),
     )

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from compliancegate.engine.conditions import Condition
     from compliancegate.engine.paths import Path
     from compliancegate.engine.templates import Template
+    from compliancegate.loading.inputs import InputFile
 
 PolicyId = NewType("PolicyId", str)
 ControlRef = NewType("ControlRef", str)
@@ -386,6 +387,8 @@ class CheckReport:
     artifact_digests: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
     """(display path, SHA-256) of each file the run read and evaluated, from the very bytes
     it judged."""
+    inputs: tuple[InputFile, ...] = field(default=(), compare=False, repr=False)
+    """The config, register, policy and waiver files as the run read them (for bundles)."""
 
     @property
     def violations(self) -> tuple[Violation, ...]:

@@ -32,6 +32,11 @@ _COMMANDS = {
         "List, show and act on findings and their remediation clocks.",
     ),
     "ledger": ("compliancegate.cli.ledger", "ledger", "Verify the ledger's hash chain."),
+    "bundle": (
+        "compliancegate.cli.bundle",
+        "bundle",
+        "Create, verify and summarize signed evidence bundles for auditors.",
+    ),
     "keygen": (
         "compliancegate.cli.keygen",
         "keygen",

@@ -57,9 +57,29 @@ def _check_and_record(options: CheckOptions, settings: Resolved) -> CheckReport:
     report = run_check(options, settings, reader if settings.release else None)
     notices += reader.notices
     notices += record_run(store, report, run_context(Path.cwd()))
+    notices += _keep_evidence(report, notices)
     if not notices:
         return report
     return dataclasses.replace(report, notices=(*report.notices, *notices))
+
+
+def _keep_evidence(report: CheckReport, notices: tuple[Notice, ...]) -> tuple[Notice, ...]:
+    """Keep the run's evidence for ``bundle create`` (``bundle.evidence``); a failure is a
+    notice, never a changed decision."""
+    import os
+
+    from compliancegate.bundle.evidence import keep_run
+    from compliancegate.ledger.placement import state_root
+    from compliancegate.ledger.recording import REWRITTEN
+
+    if any(n.code == REWRITTEN for n in notices):
+        return ()
+    try:
+        keep_run(report, state_root(os.environ), Path.cwd())
+    except (OSError, CompliancegateError) as exc:
+        text = f"this run's evidence was not kept for bundles: {exc}"
+        return (Notice("evidence-not-kept", text),)
+    return ()
 
 
 class _Unreadable:

@@ -75,42 +75,50 @@ class ChainWalk:
     ``tail`` for the store to judge (an interrupted append, or damage).
     """
 
-    def __init__(self, lines: Iterable[bytes], file: str | None = None) -> None:
-        """``lines``: the records file split after each newline (``IO.readline`` style)."""
+    def __init__(
+        self, lines: Iterable[bytes], file: str | None = None, start: ChainHead = EMPTY
+    ) -> None:
+        """``lines``: the records file split after each newline (``IO.readline`` style);
+        ``start``: the head they follow (a bundle holds a segment of the ledger)."""
         self._lines = lines
         self._file = file
-        self.head = EMPTY
+        self._start = start
+        self.head = start
         self.tail = b""
 
     def __iter__(self) -> Iterator[Record]:
-        prev, seq, size = GENESIS, 0, 0
+        start = self._start
+        prev, seq, size = start.hash, start.seq, start.size
         for raw in self._lines:
             if self.tail:
                 # Only the very last piece may lack a newline; anything after it is damage.
-                raise self._error(seq + 1, "a record is cut short before the end", seq + 1)
+                raise self._error(
+                    seq + 1, "a record is cut short before the end", seq + 1 - start.seq
+                )
             if not raw.endswith(b"\n"):
                 self.tail = raw
                 continue
             number = seq + 1
+            row = number - start.seq
             line = raw[:-1]
             try:
                 record = decode(line)
             except RecordFormatError as exc:
-                raise self._error(number, f"malformed: {exc}", number) from None
+                raise self._error(number, f"malformed: {exc}", row) from None
             if record.seq != number:
                 raise self._error(
                     number,
-                    f"line {number} holds record {record.seq}, expected {number}",
-                    number,
+                    f"line {row} holds record {record.seq}, expected {number}",
+                    row,
                 )
             if record.prev != prev:
                 if number == 1:
-                    raise self._error(number, "its prev is not the genesis value", number)
+                    raise self._error(number, "its prev is not the genesis value", row)
                 raise self._error(
                     number,
                     f"its prev is not the SHA-256 of record {seq}: record {seq} or this one "
                     "was edited, or a record between them deleted",
-                    number,
+                    row,
                 )
             prev, seq, size = record.hash, number, size + len(raw)
             self.head = ChainHead(seq, prev, size)

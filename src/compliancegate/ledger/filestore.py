@@ -22,6 +22,7 @@ from compliancegate.ledger.files import Head, LedgerFolder, write_all
 from compliancegate.ledger.interface import (
     ChainError,
     CommitOutcome,
+    LedgerContents,
     LedgerError,
     LedgerRewritten,
     LedgerUnavailable,
@@ -226,23 +227,28 @@ class FileStore:
         """The signed heads against the records (call after ``verify`` passed): every
         signature by a ``trusted`` key, the last record covered; ``expect`` still a
         prefix."""
+        contents = self.contents()
+        ends = list(record_ends(contents.records))
+        problem = expected_problem(ends, expect, self._files.display)
+        if problem is not None:
+            return problem
+        name = str(self.folder / HEADS_FILE)
+        try:
+            heads = parse_heads(contents.heads, name)
+        except ChainError as exc:
+            return exc
+        return check_heads(heads, ends, trusted, name)
+
+    def contents(self) -> LedgerContents:
+        """The records the head covers and ``heads.jsonl``."""
         # Under the shared lock, as verify: an append in between would otherwise show a
         # signed head past the records read.
         guard: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
         if self._files.exists() and os.access(self.folder, os.W_OK):
             guard = self._files.lock(shared=True, timeout=self._lock_timeout)
         with guard:
-            records, heads_data = self._read_signed()
-        ends = list(record_ends(records))
-        problem = expected_problem(ends, expect, self._files.display)
-        if problem is not None:
-            return problem
-        name = str(self.folder / HEADS_FILE)
-        try:
-            heads = parse_heads(heads_data, name)
-        except ChainError as exc:
-            return exc
-        return check_heads(heads, ends, trusted, name)
+            records, heads = self._read_signed()
+        return LedgerContents(records, heads)
 
     def _read_signed(self) -> tuple[bytes, bytes]:
         """The records the head covers, and ``heads.jsonl`` (empty when absent)."""

@@ -58,6 +58,7 @@ from compliancegate.ledger.gitcmd import Git, clean_env
 from compliancegate.ledger.interface import (
     ChainError,
     CommitOutcome,
+    LedgerContents,
     LedgerError,
     LedgerRewritten,
     LedgerUnavailable,
@@ -528,6 +529,14 @@ class GitStore:
                 refused=refused,
             )
         return CommitOutcome(stored=0, records=0, pending=len(ops), reason=reason, refused=refused)
+
+    def contents(self) -> LedgerContents:
+        """The records and signed heads of the branch as ``verify`` last fetched it."""
+        with self._lock():
+            self._ensure_repo()
+            commit = self._local_commit()
+            head, records = self._read(commit)
+            return LedgerContents(records[: head.chain.size], self._read_heads(commit))
 
     def verify_signed(
         self, trusted: Sequence[PublicKey], expect: ChainHead | None = None

@@ -116,6 +116,16 @@ class VerifyReport:
         return self.problem is None
 
 
+@dataclass(frozen=True)
+class LedgerContents:
+    """A ledger's files as stored, for evidence bundles."""
+
+    records: bytes
+    """``records.jsonl``: exactly the records the ledger's head covers."""
+    heads: bytes
+    """``heads.jsonl``: the signed heads (empty when the ledger is not signed)."""
+
+
 class LedgerStore(Protocol):
     """A place the ledger lives: a folder, or a branch of a git repository."""
 
@@ -138,6 +148,11 @@ class LedgerStore(Protocol):
 
     def verify(self) -> VerifyReport:
         """Check the chain, the format and the findings' consistency of every record."""
+        ...
+
+    def contents(self) -> LedgerContents:
+        """The records and signed heads as stored (as ``verify`` last read them, for a git
+        store); call after ``verify`` passed."""
         ...
 
     def verify_signed(

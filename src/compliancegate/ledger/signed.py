@@ -92,11 +92,13 @@ def _error(message: str, number: int, file: str) -> ChainError:
     )
 
 
-def parse_heads(data: bytes, file: str) -> list[SignedHead]:
+def parse_heads(data: bytes, file: str, first_prev: str | None = GENESIS) -> list[SignedHead]:
     """The complete lines of ``heads.jsonl``, checked for format and chaining (not for
-    signatures: that needs the trusted keys)."""
+    signatures: that needs the trusted keys). ``first_prev`` is what the first line's
+    ``prev`` must be; None for a run of lines cut from the middle (a bundle's), whose first
+    ``prev`` names a line that is not there."""
     heads: list[SignedHead] = []
-    prev = GENESIS
+    prev = first_prev
     for number, line in enumerate(complete(data).splitlines(), start=1):
         try:
             raw = json.loads(line)
@@ -114,14 +116,14 @@ def parse_heads(data: bytes, file: str) -> list[SignedHead]:
                 raise ValueError("not in canonical form")
         except (ValueError, binascii.Error) as exc:
             raise _error(f"malformed ({exc})", number, file) from None
-        if raw["prev"] != prev:
+        if prev is not None and raw["prev"] != prev:
             raise _error(
                 "its prev is not the SHA-256 of the signed head before it: signed heads were "
                 "removed, reordered or edited",
                 number,
                 file,
             )
-        entry = SignedHead(ChainHead(seq, digest, size), prev, raw["key"], sig, line)
+        entry = SignedHead(ChainHead(seq, digest, size), raw["prev"], raw["key"], sig, line)
         heads.append(entry)
         prev = entry.digest
     return heads
@@ -140,18 +142,21 @@ def check_heads(
     ends: Sequence[ChainHead],
     trusted: Sequence[PublicKey],
     file: str,
+    first: int = 1,
 ) -> ChainError | None:
     """The first problem with ``heads`` against the verified chain ``ends`` (the head after
-    each record); with ``trusted`` keys, also every signature and the coverage of the last
-    record. None when they hold."""
+    each record, from record ``first``: a bundle holds a segment of the ledger); with
+    ``trusted`` keys, also every signature and the coverage of the last record. None when
+    they hold."""
     keys = {key.key_id: key for key in trusted}
-    last = 0
+    last = first - 1
+    top = last + len(ends)
     for number, entry in enumerate(heads, start=1):
         head = entry.head
         if head.seq <= last:
             return _error(f"names record {head.seq}, not after record {last}", number, file)
-        if head.seq > len(ends) or ends[head.seq - 1] != head:
-            found = "is not in the ledger" if head.seq > len(ends) else "differs"
+        if head.seq > top or ends[head.seq - first] != head:
+            found = "is not in the ledger" if head.seq > top else "differs"
             return _error(
                 f"names record {head.seq} ({head.hash[:16]}..., {head.size} bytes), which "
                 f"{found}: the records were rewritten or truncated after it was signed",
@@ -171,11 +176,11 @@ def check_heads(
             )
         if not key.verify(_message(head, entry.prev, entry.key), entry.sig):
             return _error(f"the signature of record {head.seq} does not verify", number, file)
-    if trusted and ends and last != len(ends):
+    if trusted and ends and last != top:
         return ChainError(
-            f"records {last + 1} to {len(ends)} are not covered by a signed head (the last "
+            f"records {last + 1} to {top} are not covered by a signed head (the last "
             f"signed head names record {last})"
-            if last
+            if last >= first
             else f"none of the {len(ends)} records is covered by a signed head",
             seq=last + 1,
             file=file,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from compliancegate.errors import CompliancegateError, LoadError
+from compliancegate.loading.inputs import note_read
 from compliancegate.loading.safe_yaml import YamlDocument, load_documents
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
@@ -48,9 +49,11 @@ def read_text(path: Path, limit: int = MAX_CONFIG_BYTES) -> str:
     if b"\x00" in data:
         raise LoadError("binary content (NUL bytes), expected YAML or JSON text", file=name)
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise LoadError(f"not UTF-8 text (byte {exc.start})", file=name) from None
+    note_read(name, data)
+    return text
 
 
 def read_yaml(path: Path) -> list[YamlDocument]:

@@ -1,0 +1,300 @@
+"""``bundle verify``: everything an auditor checks, offline, with only the public key.
+
+In order, each step trusting only what the steps before it proved:
+
+1. the archive is a plain, whole tar.gz of regular files with safe names (read as a stream;
+   nothing is extracted);
+2. the DSSE envelope's signature verifies with a trusted key, and its in-toto statement is a
+   bundle's;
+3. the members are exactly the statement's subjects, each with its SHA-256: nothing added,
+   removed or changed;
+4. the manifest is the one the statement names and agrees with the members;
+5. the ledger segment chains record to record from where the manifest says it starts, ends at
+   the head it names, and (for a signed ledger) is covered by heads signed with a trusted key;
+6. every run the manifest lists is recorded in that segment with the same decision as its
+   kept results, and every run in the segment is listed;
+7. the OSCAL documents validate against NIST's schemas.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compliancegate.bundle import layout
+from compliancegate.signing.keys import PublicKey
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of ``verify_bundle``."""
+
+    problems: tuple[str, ...]
+    """What failed, each with the member it concerns; empty when the bundle verified."""
+    checked: tuple[str, ...]
+    """What was checked and held, for the auditor's record."""
+    key_id: str | None = None
+    """The trusted key whose signature verified."""
+    manifest: Mapping[str, Any] | None = None
+    """The manifest, once everything verified."""
+    members: Mapping[str, str] = field(default_factory=dict)
+    """Every member's SHA-256 as verified (the envelope's included), once everything
+    verified: what ``extract_archive`` must find again."""
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed."""
+        return not self.problems
+
+
+def _kept(name: str) -> bool:
+    """Members read into memory: the small ones verification parses."""
+    return (
+        name in (layout.ENVELOPE, layout.MANIFEST, layout.RECORDS, layout.HEADS)
+        or name in layout.OSCAL_MEMBERS
+        or (name.startswith(layout.RUNS) and name.endswith(("/" + layout.RUN_FILE, ".json")))
+    )
+
+
+def _json(data: bytes | None, name: str) -> Any:
+    if data is None:
+        raise ValueError(f"{name} is missing")
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise ValueError(f"{name} is not valid JSON ({exc})") from None
+
+
+def verify_bundle(path: Path, trusted: Sequence[PublicKey]) -> Verification:
+    """Verify the bundle at ``path`` against the ``trusted`` public keys."""
+    from compliancegate.bundle.archive import ArchiveError, scan_archive
+    from compliancegate.bundle.dsse import EnvelopeError, open_envelope
+
+    checked: list[str] = []
+    try:
+        scanned = scan_archive(path, keep=_kept)
+    except ArchiveError as exc:
+        return Verification((f"archive: {exc}",), ())
+    checked.append(f"archive: {len(scanned)} regular files, safe names, nothing after the end")
+    by_name = {m.name: m for m in scanned}
+    envelope = by_name.get(layout.ENVELOPE)
+    if envelope is None or envelope.data is None:
+        return Verification((f"{layout.ENVELOPE} is missing: the bundle is not signed",), ())
+    try:
+        statement, key_id = open_envelope(envelope.data, trusted)
+    except EnvelopeError as exc:
+        return Verification((f"{layout.ENVELOPE}: {exc}",), tuple(checked))
+    checked.append(f"signature: DSSE envelope signed by trusted key {key_id}")
+    problems: list[str] = []
+    if statement.predicate_type != layout.PREDICATE_TYPE:
+        problems.append(
+            f"{layout.ENVELOPE}: predicate type {statement.predicate_type!r} is not an "
+            f"evidence bundle's ({layout.PREDICATE_TYPE})"
+        )
+        return Verification(tuple(problems), tuple(checked), key_id)
+    problems += _members(statement.subjects, by_name)
+    if problems:
+        return Verification(tuple(problems), tuple(checked), key_id)
+    checked.append(f"members: all {len(statement.subjects)} match the signed statement")
+    try:
+        kept = by_name.get(layout.MANIFEST)
+        manifest = _json(kept.data if kept else None, layout.MANIFEST)
+        problems += _manifest(manifest, statement.predicate, by_name)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        problems.append(f"{layout.MANIFEST}: {exc}")
+        return Verification(tuple(problems), tuple(checked), key_id)
+    if problems:
+        return Verification(tuple(problems), tuple(checked), key_id)
+    checked.append("manifest: the one signed, listing every member")
+    try:
+        records, notes = _ledger(manifest, by_name, trusted)
+        problems += notes
+        if not notes:
+            ledger = manifest["ledger"]
+            signed = "signed heads by trusted keys" if ledger["signed"] else "no signed heads"
+            checked.append(
+                f"ledger: records {ledger['first']} to {ledger['last']} chain, end at "
+                f"{ledger['head']['hash'][:16]}..., {signed}"
+            )
+            run_notes = _runs(manifest, records, by_name)
+            problems += run_notes
+            if not run_notes:
+                checked.append(
+                    f"runs: {len(manifest['runs'])} listed, each as the ledger records it"
+                )
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        # Signed by a trusted key yet malformed: still a failure, never a traceback.
+        problems.append(f"{layout.MANIFEST}: malformed ({type(exc).__name__}: {exc})")
+    oscal_notes, documents = _oscal(by_name)
+    problems += oscal_notes
+    if not oscal_notes:
+        checked.append(f"OSCAL: {documents} document(s) valid against NIST's OSCAL schemas")
+    if problems:
+        return Verification(tuple(problems), tuple(checked), key_id)
+    digests = {name: member.sha256 for name, member in by_name.items()}
+    return Verification((), tuple(checked), key_id, manifest, digests)
+
+
+def _members(subjects: Sequence[Any], by_name: Mapping[str, Any]) -> list[str]:
+    problems = []
+    listed = {s.name: s.sha256 for s in subjects}
+    for name, digest in listed.items():
+        member = by_name.get(name)
+        if member is None:
+            problems.append(f"{name}: listed in the signed statement but missing (removed)")
+        elif member.sha256 != digest:
+            problems.append(
+                f"{name}: SHA-256 {member.sha256} differs from the signed {digest} (changed)"
+            )
+    for name in by_name:
+        if name != layout.ENVELOPE and name not in listed:
+            problems.append(f"{name}: not in the signed statement (added)")
+    return problems
+
+
+def _manifest(manifest: Any, predicate: Mapping[str, Any], by_name: Mapping[str, Any]) -> list[str]:
+    if not isinstance(manifest, dict) or manifest.get("kind") != layout.MANIFEST_KIND:
+        return [f"{layout.MANIFEST}: not an evidence bundle manifest"]
+    named = predicate.get("manifest")
+    if not isinstance(named, dict) or named.get("sha256") != by_name[layout.MANIFEST].sha256:
+        return [f"{layout.MANIFEST}: not the manifest the signed statement names"]
+    listed = {row["name"]: row["sha256"] for row in manifest["members"]}
+    actual = {
+        name: m.sha256
+        for name, m in by_name.items()
+        if name not in (layout.ENVELOPE, layout.MANIFEST)
+    }
+    if listed != actual:
+        extra = sorted(set(listed) ^ set(actual))
+        return [f"{layout.MANIFEST}: its member list differs from the archive ({extra[:5]})"]
+    return []
+
+
+def _ledger(
+    manifest: Mapping[str, Any], by_name: Mapping[str, Any], trusted: Sequence[PublicKey]
+) -> tuple[list[Any], list[str]]:
+    from compliancegate.ledger.chain import GENESIS, ChainHead, ChainWalk
+    from compliancegate.ledger.interface import ChainError
+    from compliancegate.ledger.signed import check_heads, parse_heads
+
+    ledger = manifest["ledger"]
+    first, last, offset, prev = ledger["first"], ledger["last"], ledger["offset"], ledger["prev"]
+    if first == 1 and (prev != GENESIS or offset != 0):
+        return [], [f"{layout.RECORDS}: record 1 must follow the genesis value at offset 0"]
+    member = by_name.get(layout.RECORDS)
+    if member is None or member.data is None:
+        return [], [f"{layout.RECORDS} is missing"]
+    lines = member.data.splitlines(keepends=True)
+    start = ChainHead(first - 1, prev, offset)
+    walk = ChainWalk(lines, layout.RECORDS, start)
+    ends = []
+    records = []
+    try:
+        for record in walk:
+            records.append(record)
+            ends.append(walk.head)
+    except ChainError as exc:
+        return [], [f"{layout.RECORDS}: record {exc.seq}: {exc.message}"]
+    if walk.tail:
+        return [], [f"{layout.RECORDS}: ends in a torn line"]
+    head = ledger["head"]
+    if walk.head.seq != last or walk.head.hash != head["hash"] or head["seq"] != last:
+        return [], [
+            f"{layout.RECORDS}: ends at record {walk.head.seq} ({walk.head.hash[:16]}...), not "
+            f"at the head the manifest names ({head['seq']}, {str(head['hash'])[:16]}...)"
+        ]
+    heads_member = by_name.get(layout.HEADS)
+    if ledger["signed"] or heads_member is not None:
+        if heads_member is None or heads_member.data is None:
+            return records, [f"{layout.HEADS} is missing though the ledger is signed"]
+        try:
+            heads = parse_heads(heads_member.data, layout.HEADS, first_prev=None)
+        except ChainError as exc:
+            return records, [f"{exc}"]
+        if not heads:
+            return records, [f"{layout.HEADS} holds no signed head"]
+        problem = check_heads(heads, ends, trusted, layout.HEADS, first=first)
+        if problem is not None:
+            return records, [f"{layout.HEADS}: {problem.message}"]
+    return records, []
+
+
+def _runs(
+    manifest: Mapping[str, Any], records: Sequence[Any], by_name: Mapping[str, Any]
+) -> list[str]:
+    from compliancegate.ledger.records import RecordKind
+
+    recorded = {
+        str(r.data["run_id"]): r
+        for r in records
+        if r.kind is RecordKind.RUN and r.seq <= manifest["ledger"]["end"]
+    }
+    problems = []
+    listed = set()
+    for run in manifest["runs"]:
+        run_id = run["run_id"]
+        listed.add(run_id)
+        record = recorded.get(run_id)
+        if record is None:
+            problems.append(f"run {run_id}: listed but not recorded in the ledger segment")
+            continue
+        if record.data["decision"] != run["decision"]:
+            problems.append(
+                f"run {run_id}: the manifest says {run['decision']}, the ledger "
+                f"{record.data['decision']}"
+            )
+        folder = run.get("evidence")
+        if folder is None:
+            continue
+        kept = by_name.get(folder + layout.RUN_FILE)
+        try:
+            document = _json(kept.data if kept else None, folder + layout.RUN_FILE)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        if document.get("run_id") != run_id or document.get("decision") != record.data["decision"]:
+            problems.append(
+                f"{folder}{layout.RUN_FILE}: says run {document.get('run_id')} "
+                f"{document.get('decision')}, the ledger records {run_id} "
+                f"{record.data['decision']}"
+            )
+        results = by_name.get(folder + "results.json")
+        try:
+            report = _json(results.data if results else None, folder + "results.json")
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        said = report.get("run", {}).get("id") if isinstance(report, dict) else None
+        if said != run_id or report.get("decision") != record.data["decision"]:
+            problems.append(
+                f"{folder}results.json: says run {said} "
+                f"{report.get('decision')}, the ledger records {run_id} "
+                f"{record.data['decision']}"
+            )
+    for run_id in recorded:
+        if run_id not in listed:
+            problems.append(f"run {run_id}: recorded in the segment but not listed")
+    return problems
+
+
+def _oscal(by_name: Mapping[str, Any]) -> tuple[list[str], int]:
+    from compliancegate.oscal.validation import validate_oscal
+
+    names = [n for n in layout.OSCAL_MEMBERS if n in by_name]
+    names += sorted(
+        n for n in by_name if n.startswith(layout.RUNS) and n.endswith("/assessment-results.json")
+    )
+    problems = []
+    for name in names:
+        try:
+            document = _json(by_name[name].data, name)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        problems += [f"{name}: {error}" for error in validate_oscal(document)[:5]]
+    if layout.POAM not in by_name:
+        problems.append(f"{layout.POAM} is missing")
+    return problems, len(names)
