@@ -453,3 +453,44 @@ def test_run_id_defaults_to_the_workflow_run(action_env: ActionEnv, workspace: P
     run = action_env.runner(workspace).run({"ledger": "none"})
     assert json_report(run)["run"]["id"] == "4242-1"
     assert json_report(run)["run"]["started_at"] == NOW
+
+
+# --------------------------------------------------------------------------- evidence bundles
+
+
+def test_bundle_input_writes_a_bundle_that_verifies(
+    action_env: ActionEnv, workspace: Path, tmp_path: Path
+) -> None:
+    """``bundle: true`` with the signing key in the job's environment (from a secret): the
+    ``bundle`` output names this run's signed bundle, which verifies with the public key."""
+    from compliancegate.bundle.verify import verify_bundle
+    from compliancegate.signing.keys import generate, load_public
+
+    write_tiny_project(workspace, BLOCKED_SCAN)
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    generate(keys / "signing.key")
+    runner = action_env.runner(workspace)
+    runner.base_env["COMPLIANCEGATE_SIGNING_KEY"] = (keys / "signing.key").read_text()
+    run = runner.run({"ledger": str(tmp_path / "ledger"), "bundle": "true"})
+    assert run.step("check").exit_code == 1  # blocked, and the bundle still made
+    path = run.outputs["bundle"]
+    assert path and Path(path).is_file(), run.step("check").stdout
+    outcome = verify_bundle(Path(path), [load_public(keys / "signing.key.pub")])
+    assert outcome.ok, outcome.problems
+    assert outcome.manifest is not None
+    assert outcome.manifest["scope"] == {"run": "4242-1"}
+
+
+def test_a_bundle_that_cannot_be_made_fails_the_step(
+    action_env: ActionEnv, workspace: Path, tmp_path: Path
+) -> None:
+    """No signing key: the release was compliant, but the evidence asked for is missing, so
+    the step fails closed with exit 2 and says why; the bundle output is empty."""
+    write_tiny_project(workspace, PASSING_SCAN)
+    run = action_env.runner(workspace).run({"ledger": str(tmp_path / "ledger"), "bundle": "true"})
+    assert run.step("check").exit_code == 2
+    assert run.outputs["bundle"] == ""
+    assert run.outputs["decision"] == "compliant"
+    assert "no signing key" in run.step("check").stdout
+    assert any("evidence bundle could not be made" in c.data for c in by_level(run, "error"))
