@@ -182,3 +182,28 @@ def test_verify_and_show_refuse_what_is_not_a_bundle(
     assert missing.code == 2 and "no such file" in missing.output
     no_key = cli(["bundle", "verify", str(garbage), "--pubkey", str(tmp_path / "none.pub")])
     assert no_key.code == 2
+
+
+def test_a_run_id_used_twice_bundles_both_records_and_the_later_evidence(
+    project: Project, keys: Path, tmp_path: Path
+) -> None:
+    """A retried job records a second run under the same id: both records are in the
+    bundle, the kept evidence (the later run's) only with the later one, and it verifies."""
+    project.scan("CVE-1")
+    assert (
+        cli(["check", "--env", "staging", "--run-id", "job-7"], now=day(0), **_env(keys)).code == 1
+    )
+    project.scan()
+    assert (
+        cli(["check", "--env", "staging", "--run-id", "job-7"], now=day(1), **_env(keys)).code == 0
+    )
+    out = tmp_path / "b.tar.gz"
+    made = cli(["bundle", "create", "--run", "job-7", "-o", str(out)], **_env(keys))
+    assert made.code == 0, made.output
+    runs = json.loads(_files(out)[layout.MANIFEST])["runs"]
+    assert [(r["decision"], r["evidence"]) for r in runs] == [
+        ("blocked", None),
+        ("compliant", "runs/job-7/"),
+    ]
+    verified = cli(["bundle", "verify", str(out), "--pubkey", str(keys / "signing.key.pub")])
+    assert verified.code == 0, verified.output

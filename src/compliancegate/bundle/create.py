@@ -288,6 +288,9 @@ def create_bundle(
     for run in runs:
         run_id = str(run.data["run_id"])
         evidence = load_run(state_dir, run_id)
+        if evidence is not None and evidence.started_at != format_time(run.at):
+            # The id was used again (a retried job): what is kept is the later run's.
+            evidence = None
         if evidence is not None and evidence.decision != run.data["decision"]:
             raise BundleError(
                 f"the evidence kept for run {run_id} says {evidence.decision}, the ledger "
