@@ -207,3 +207,23 @@ def test_a_run_id_used_twice_bundles_both_records_and_the_later_evidence(
     ]
     verified = cli(["bundle", "verify", str(out), "--pubkey", str(keys / "signing.key.pub")])
     assert verified.code == 0, verified.output
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [b"[" * 200_000 + b"]" * 200_000, b'{"ledger": 5}', b'{"a": 1, "a": 2}', b"[]", b"NaN"],
+)
+def test_show_refuses_a_malformed_bundle_with_a_message(tmp_path: Path, manifest: bytes) -> None:
+    from compliancegate.bundle.archive import Member, write_archive
+
+    bundle = tmp_path / "hostile.tar.gz"
+    write_archive(
+        bundle,
+        [
+            Member(layout.MANIFEST, data=manifest),
+            Member(layout.TIMELINES, data=b'{"findings": []}'),
+        ],
+    )
+    outcome = cli(["bundle", "show", str(bundle)])
+    assert outcome.code == 2, outcome.output
+    assert "hostile.tar.gz" in outcome.output and "internal error" not in outcome.output

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -200,30 +199,15 @@ def _open(data: bytes, trusted: Sequence[PublicKey]) -> tuple[Statement, str]:
     return _parse_statement(payload), verified
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise EnvelopeError(f"the key {key!r} appears twice in a JSON object")
-        result[key] = value
-    return result
-
-
 def _json(data: bytes, what: str) -> Any:
+    from compliancegate.artifacts.strict_json import loads
+
     try:
-        return json.loads(
-            data.decode("utf-8"),
-            object_pairs_hook=_reject_duplicates,
-            parse_constant=_no_constant,
-        )
-    except EnvelopeError as exc:
-        raise EnvelopeError(f"{what}: {exc.message}") from None
-    except (UnicodeDecodeError, ValueError) as exc:
+        return loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # strict_json refuses a key twice and NaN/Infinity (ValueError); a document nested
+        # past the parser's depth is RecursionError: refused, never a traceback.
         raise EnvelopeError(f"{what} is not JSON: {exc}") from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _fields(

@@ -18,7 +18,6 @@ In order, each step trusting only what the steps before it proved:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,10 +61,13 @@ def _kept(name: str) -> bool:
 def _json(data: bytes | None, name: str) -> Any:
     if data is None:
         raise ValueError(f"{name} is missing")
+    from compliancegate.artifacts.strict_json import loads
+
     try:
-        return json.loads(data)
-    except ValueError as exc:
-        raise ValueError(f"{name} is not valid JSON ({exc})") from None
+        return loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        # Strict: a key twice or NaN is refused; nesting past the parser's depth too.
+        raise ValueError(f"{name} is not valid JSON ({type(exc).__name__}: {exc})") from None
 
 
 def verify_bundle(path: Path, trusted: Sequence[PublicKey]) -> Verification:
