@@ -179,7 +179,7 @@ def test_verify_and_show_refuse_what_is_not_a_bundle(
             str(keys / "signing.key.pub"),
         ]
     )
-    assert missing.code == 2 and "no such file" in missing.output
+    assert missing.code == 2 and "does not exist" in missing.output
     no_key = cli(["bundle", "verify", str(garbage), "--pubkey", str(tmp_path / "none.pub")])
     assert no_key.code == 2
 
