@@ -244,6 +244,22 @@ def test_bad_names_are_refused_before_anything_is_written(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("member", "message"),
+    [
+        (Member("d", b"abc", size=4), "has 3 bytes, not the 4 described"),
+        (Member("d", b"abc", sha256=sha(b"abd")), "not the"),
+    ],
+)
+def test_a_data_member_unlike_its_description_is_refused(
+    tmp_path: Path, member: Member, message: str
+) -> None:
+    with pytest.raises(ArchiveError, match=message):
+        write_archive(tmp_path / "b.tar.gz", [member])
+    assert list(tmp_path.iterdir()) == []
+    write_archive(tmp_path / "b.tar.gz", [Member("d", b"abc", size=3, sha256=sha(b"abc"))])
+
+
 def test_a_failed_write_leaves_an_existing_target_as_it_was(tmp_path: Path) -> None:
     (tmp_path / "b.tar.gz").write_bytes(b"previous")
     with pytest.raises(ArchiveError):
@@ -285,6 +301,8 @@ UNSAFE = [
     "a\x1bb",
     "a\x7fb",
     "a\x85b",
+    "invoice\u202etxt.exe",
+    "\u2066a",
     "\udcff",
     "x" * 256,
     "\u00e9" * 128,
@@ -434,6 +452,13 @@ def test_a_ustar_prefix_is_applied_before_the_name_is_checked(tmp_path: Path) ->
     info, data = regular("../" + "p" * 120 + "/x")
     path = put(tmp_path, gz(tar_bytes((info, data), fmt=tarfile.USTAR_FORMAT)))
     assert "unsafe name" in str(refused(path))
+
+
+@pytest.mark.parametrize("size", ["+6", "6.0", "\u0666", " 6", "-1", ""])
+def test_a_pax_size_that_is_not_plain_decimal_is_refused(tmp_path: Path, size: str) -> None:
+    info, data = regular("f", b"abcdef")
+    info.pax_headers = {"size": size}
+    assert "bad PAX size" in str(refused(put(tmp_path, gz(tar_bytes((info, data)))), "f"))
 
 
 def test_a_pax_size_is_the_size_read(tmp_path: Path) -> None:
@@ -772,3 +797,15 @@ def test_extract_never_overwrites_or_follows_a_planted_file_link(
     with pytest.raises(ArchiveError, match="cannot create"):
         extract_archive(path, out, expected)
     assert target.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.3, 0.5])
+def test_extract_of_a_truncated_archive_leaves_nothing(tmp_path: Path, keep: float) -> None:
+    path, expected = written_archive(tmp_path)
+    whole = gzip.decompress(path.read_bytes())
+    cut = put(tmp_path, gz(whole[: int(len(whole) * keep)]), "cut.tar.gz")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ArchiveError, match=r"truncated|cut short"):
+        extract_archive(cut, out, expected)
+    assert list(out.iterdir()) == []

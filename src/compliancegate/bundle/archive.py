@@ -12,9 +12,9 @@ Layout rules (what :func:`write_archive` writes and :func:`scan_archive` accepts
   whatever order they were given in, the umask, the files' own times, owners and modes, or
   the time of day (with the same Python and zlib: another zlib may compress differently).
 - Member names are relative POSIX paths that :func:`check_name` accepts: no ``..``, ``.`` or
-  empty component, not absolute, no backslash or control character, at most 255 bytes a
-  component and 1,024 in all; no name twice, and no name inside another member
-  (``a`` and ``a/b``).
+  empty component, not absolute, no backslash, control character or bidirectional text
+  control, at most 255 bytes a component and 1,024 in all; no name twice, and no name
+  inside another member (``a`` and ``a/b``).
 
 Reading never trusts :mod:`tarfile`'s iteration, which stops silently at a damaged or
 truncated header and ignores whatever follows the end-of-archive blocks (so a member appended
@@ -70,6 +70,9 @@ _TYPE_NAMES = {
     tarfile.GNUTYPE_LONGLINK: "a GNU long-link header",
     tarfile.XGLTYPE: "a global PAX header",
 }
+
+
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 class ArchiveError(CompliancegateError):
@@ -135,8 +138,9 @@ def check_name(name: str) -> str | None:
     """Why ``name`` is not a safe member name, or None.
 
     Refused: empty, absolute (``/x``, ``C:\\x``, ``C:x``, ``\\\\x``), any ``..``, ``.`` or empty
-    component (``a//b``, ``./a``, ``a/``), backslashes, NUL or control characters, text that
-    is not UTF-8, over 255 bytes in a component or 1,024 in all.
+    component (``a//b``, ``./a``, ``a/``), backslashes, NUL or control characters (C0, DEL,
+    C1), bidirectional text controls (U+202E and its kin), text that is not UTF-8, over 255
+    bytes in a component or 1,024 in all.
     """
     if not name:
         return "the name is empty"
@@ -144,6 +148,9 @@ def check_name(name: str) -> str | None:
         return "the name contains a backslash"
     if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in name):
         return "the name contains a control character"
+    if any(c in _BIDI_CONTROLS for c in name):
+        # A right-to-left override makes a listed name read as another one.
+        return "the name contains a bidirectional text control"
     try:
         encoded = name.encode("utf-8")
     except UnicodeEncodeError:
@@ -264,6 +271,20 @@ def _add_path_member(tar: tarfile.TarFile, member: Member) -> Written:
     return Written(name, size, digest)
 
 
+def _check_described(member: Member, size: int, digest: str) -> None:
+    """A data member's bytes are what its size and digest, when given, say."""
+    if member.size is not None and member.size != size:
+        raise ArchiveError(
+            f"member {member.name!r} has {size} bytes, not the {member.size} described",
+            member=member.name,
+        )
+    if member.sha256 is not None and member.sha256 != digest:
+        raise ArchiveError(
+            f"member {member.name!r} has SHA-256 {digest}, not the {member.sha256} described",
+            member=member.name,
+        )
+
+
 def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.size = size
@@ -311,8 +332,9 @@ def write_archive(target: Path, members: Iterable[Member], *, level: int = 6) ->
                 for member in chosen:
                     if member.data is not None:
                         data = member.data
-                        tar.addfile(_tarinfo(member.name, len(data)), io.BytesIO(data))
                         digest = hashlib.sha256(data).hexdigest()
+                        _check_described(member, len(data), digest)
+                        tar.addfile(_tarinfo(member.name, len(data)), io.BytesIO(data))
                         written.append(Written(member.name, len(data), digest))
                     else:
                         written.append(_add_path_member(tar, member))
@@ -490,7 +512,7 @@ def _entries(stream: _Gunzip, file: str, limits: Limits) -> Iterator[_Entry]:
         name = pax.get("path", info.name)
         size = info.size
         if "size" in pax:
-            if not pax["size"].isdigit():
+            if not (pax["size"].isascii() and pax["size"].isdigit()):
                 raise ArchiveError(
                     f"member {name!r}: bad PAX size {pax['size']!r}", file=file, member=name
                 )
