@@ -11,7 +11,9 @@ import io
 import os
 import posixpath
 import random
+import shutil
 import stat
+import subprocess
 import tarfile
 import time
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -469,7 +471,15 @@ def test_a_pax_size_is_the_size_read(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "records",
-    [b"5 a=b\n", b"x path=a\n", b"12 path=a\n", b"9 path=a", b"9 patha\n\n", b"\xff"],
+    [
+        b"10 path=a\n10 path=b\n",
+        b"5 a=b\n",
+        b"x path=a\n",
+        b"12 path=a\n",
+        b"9 path=a",
+        b"9 patha\n\n",
+        b"\xff",
+    ],
 )
 def test_a_malformed_pax_header_is_refused(tmp_path: Path, records: bytes) -> None:
     header = tarfile.TarInfo("././@PaxHeader")
@@ -809,3 +819,38 @@ def test_extract_of_a_truncated_archive_leaves_nothing(tmp_path: Path, keep: flo
     with pytest.raises(ArchiveError, match=r"truncated|cut short"):
         extract_archive(cut, out, expected)
     assert list(out.iterdir()) == []
+
+
+# --- Other tools ------------------------------------------------------------------------------
+
+needs_tar = pytest.mark.skipif(shutil.which("tar") is None, reason="no tar command")
+
+
+@needs_tar
+def test_gnu_tar_reads_what_write_archive_writes(tmp_path: Path) -> None:
+    members = write_files(tmp_path, 0, 0o644)
+    write_archive(tmp_path / "b.tar.gz", members)
+    listing = subprocess.run(
+        ["tar", "-tzf", str(tmp_path / "b.tar.gz")], capture_output=True, text=True, check=True
+    )
+    assert listing.stdout.splitlines() == sorted(MEMBERS)
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run(["tar", "-xzf", str(tmp_path / "b.tar.gz"), "-C", str(out)], check=True)
+    for name, data in MEMBERS.items():
+        assert (out / name).read_bytes() == data
+
+
+@needs_tar
+def test_a_gnu_tar_pax_archive_of_files_is_read_and_one_with_folders_refused(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"hi\n")
+    (tmp_path / "g").write_bytes(b"yo\n")
+    common = ["tar", "--format=pax", "-C", str(tmp_path), "-czf"]
+    subprocess.run([*common, str(tmp_path / "files.tgz"), "--no-recursion", "d/f", "g"], check=True)
+    scanned = scan_archive(tmp_path / "files.tgz")
+    assert [(s.name, s.sha256) for s in scanned] == [("d/f", sha(b"hi\n")), ("g", sha(b"yo\n"))]
+    subprocess.run([*common, str(tmp_path / "tree.tgz"), "d"], check=True)
+    assert "is a directory" in str(refused(tmp_path / "tree.tgz", "d"))

@@ -459,9 +459,14 @@ def _pax_records(data: bytes, file: str, near: str) -> dict[str, str]:
             raise ArchiveError(f"malformed PAX header {near}", file=file)
         key, _, value = record[space - pos + 1 : -1].partition(b"=")
         try:
-            records[key.decode("utf-8")] = value.decode("utf-8")
+            field, text = key.decode("utf-8"), value.decode("utf-8")
         except UnicodeDecodeError:
             raise ArchiveError(f"a PAX header {near} is not UTF-8", file=file) from None
+        if field in records:
+            # tar tools disagree on which one wins: an archive that reads differently in
+            # another tool is refused.
+            raise ArchiveError(f"the PAX header {near} sets {field!r} twice", file=file)
+        records[field] = text
         pos += length
     return records
 
