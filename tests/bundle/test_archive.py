@@ -854,3 +854,46 @@ def test_a_gnu_tar_pax_archive_of_files_is_read_and_one_with_folders_refused(
     assert [(s.name, s.sha256) for s in scanned] == [("d/f", sha(b"hi\n")), ("g", sha(b"yo\n"))]
     subprocess.run([*common, str(tmp_path / "tree.tgz"), "d"], check=True)
     assert "is a directory" in str(refused(tmp_path / "tree.tgz", "d"))
+
+
+# --- Fuzzing: damage anywhere is an ArchiveError or a still-valid archive, never a crash -------
+
+FUZZ_BASE: dict[str, bytes] = {}
+
+
+def fuzz_base(tmp_path: Path) -> bytes:
+    if "tar" not in FUZZ_BASE:
+        info, data = regular("p" * 120 + "/\u00e9", b"pax named")
+        FUZZ_BASE["tar"] = tar_bytes(regular("a", b"one"), (info, data), regular("c", b"x" * 700))
+    return FUZZ_BASE["tar"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 10_239), st.integers(0, 255)), min_size=1, max_size=4),
+    st.booleans(),
+)
+def test_damaged_tar_bytes_never_crash_the_reader(
+    tmp_path_factory: pytest.TempPathFactory, changes: list[tuple[int, int]], in_gzip: bool
+) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    raw = fuzz_base(folder)
+    layer = bytearray(gz(raw) if in_gzip else raw)
+    for position, value in changes:
+        layer[position % len(layer)] = value
+    data = bytes(layer) if in_gzip else gz(bytes(layer))
+    path = put(folder, data)
+    try:
+        scanned = scan_archive(path)
+    except ArchiveError:
+        return
+    for item in scanned:
+        assert check_name(item.name) is None
+
+
+def test_a_name_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    raw = bytearray(tar_bytes(regular("abc")))
+    raw[1] = 0xFF  # name field: b"a\xffc"
+    checksum = sum(raw[:148]) + 8 * 32 + sum(raw[156:512])
+    raw[148:156] = b"%06o\0 " % checksum
+    assert "UTF-8" in str(refused(put(tmp_path, gz(bytes(raw)))))

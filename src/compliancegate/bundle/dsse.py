@@ -109,7 +109,7 @@ def statement_bytes(statement: Statement) -> bytes:
     """The statement as canonical JSON, subjects in the order given."""
     try:
         return canonical(_statement_object(statement))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise EnvelopeError(f"the statement cannot be written as JSON: {exc}") from None
 
 
@@ -220,6 +220,8 @@ def _json(data: bytes, what: str) -> Any:
         raise EnvelopeError(f"{what}: {exc.message}") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise EnvelopeError(f"{what} is not JSON: {exc}") from None
+    except RecursionError:
+        raise EnvelopeError(f"{what} is nested too deeply") from None
 
 
 def _no_constant(name: str) -> Any:
