@@ -387,48 +387,75 @@ class _Gunzip:
         self.handle = handle
         self.file = file
         self.inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self.pending = b""
+        # Decompressed bytes not yet read, from ``start``: tar reads 512 bytes at a time, and
+        # asking zlib for so little would copy its unconsumed input on every call.
+        self.buffer = bytearray()
+        self.start = 0
         self.started = False
+        self.exhausted = False
 
     def _fail(self, message: str) -> ArchiveError:
         return ArchiveError(message, file=self.file)
 
+    def _inflate(self, limit: int) -> bytes:
+        """Up to ``limit`` more decompressed bytes (possibly none: call again)."""
+        if self.inflate.unconsumed_tail:
+            source = self.inflate.unconsumed_tail
+        else:
+            source = self.handle.read(CHUNK)
+            if not self.started:
+                self.started = True
+                if not source:
+                    raise self._fail("the file is empty, not a gzip archive")
+                if not source.startswith(b"\x1f\x8b"):
+                    raise self._fail("not a gzip file (a bundle is a .tar.gz)")
+            if not source:
+                self.exhausted = True
+                return b""
+        try:
+            out = self.inflate.decompress(source, limit)
+        except zlib.error as exc:
+            raise self._fail(f"the gzip data is corrupt: {exc}") from None
+        if self.inflate.unused_data:
+            raise self._fail(
+                "bytes follow the end of the gzip stream (a second gzip member, or data "
+                "appended to the archive)"
+            )
+        return out
+
+    def _more(self) -> bool:
+        return not self.inflate.eof and not self.exhausted
+
     def read(self, n: int) -> bytes:
         """Up to ``n`` bytes; fewer only at the end of the stream (complete or cut)."""
-        parts: list[bytes] = []
-        have = 0
-        while have < n and not self.inflate.eof:
-            if self.inflate.unconsumed_tail:
-                source = self.inflate.unconsumed_tail
-            else:
-                source = self.handle.read(CHUNK)
-                if not self.started:
-                    self.started = True
-                    if not source:
-                        raise self._fail("the file is empty, not a gzip archive")
-                    if not source.startswith(b"\x1f\x8b"):
-                        raise self._fail("not a gzip file (a bundle is a .tar.gz)")
-                if not source:
-                    break
-            try:
-                out = self.inflate.decompress(source, n - have)
-            except zlib.error as exc:
-                raise self._fail(f"the gzip data is corrupt: {exc}") from None
-            if out:
+        if n >= CHUNK:
+            # Member data: what is buffered, then straight from zlib.
+            with memoryview(self.buffer) as view, view[self.start :] as part:
+                parts = [bytes(part)]
+            self.buffer.clear()
+            self.start = 0
+            have = len(parts[0])
+            while have < n and self._more():
+                out = self._inflate(n - have)
                 parts.append(out)
                 have += len(out)
-            if self.inflate.unused_data:
-                raise self._fail(
-                    "bytes follow the end of the gzip stream (a second gzip member, or data "
-                    "appended to the archive)"
-                )
-        return b"".join(parts)
+            return b"".join(parts)
+        while len(self.buffer) - self.start < n and self._more():
+            if self.start:
+                del self.buffer[: self.start]
+                self.start = 0
+            self.buffer += self._inflate(CHUNK)
+        end = min(self.start + n, len(self.buffer))
+        with memoryview(self.buffer) as view, view[self.start : end] as part:
+            out = bytes(part)
+        self.start = end
+        return out
 
     def finish(self) -> None:
         """Fail unless the gzip stream ended, with its checksum, and the file ended with it."""
         if not self.inflate.eof:
             raise self._fail("the archive is truncated: the gzip stream is cut short")
-        if self.inflate.unused_data or self.handle.read(1):
+        if self.start != len(self.buffer) or self.inflate.unused_data or self.handle.read(1):
             raise self._fail(
                 "bytes follow the end of the gzip stream (a second gzip member, or data "
                 "appended to the archive)"
