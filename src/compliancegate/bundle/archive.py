@@ -23,6 +23,11 @@ after the end would go unnoticed). :func:`scan_archive` decompresses the gzip st
 ``tarfile.TarInfo.frombuf`` (checksum, numeric fields, ustar prefix), applies PAX ``path`` and
 ``size`` records itself, and requires two zero blocks at the end followed by nothing but zero
 padding. Anything it does not understand is refused, never skipped.
+
+:func:`extract_archive` (for an auditor, after verification) writes only the members it is
+told to expect, each checked against its digest while written, into an empty folder, through
+descriptors opened relative to that folder with ``O_NOFOLLOW``: a symbolic link planted in the
+folder is never followed, nothing is overwritten, and a failure removes what was written.
 """
 
 from __future__ import annotations
@@ -93,7 +98,8 @@ class Member:
     data: bytes | None = None
     """Its bytes, when it is in memory (exactly one of ``data`` and ``path``)."""
     path: Path | None = None
-    """The file holding it, streamed when the archive is written."""
+    """The file holding it, streamed when the archive is written (a symbolic link is followed;
+    what it reaches must be a regular file, and the digest says whether it is the one judged)."""
     size: int | None = None
     """For a path member: the size expected (None: whatever the file has when it is opened)."""
     sha256: str | None = None
