@@ -897,3 +897,37 @@ def test_a_name_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     checksum = sum(raw[:148]) + 8 * 32 + sum(raw[156:512])
     raw[148:156] = b"%06o\0 " % checksum
     assert "UTF-8" in str(refused(put(tmp_path, gz(bytes(raw)))))
+
+
+@pytest.mark.parametrize("change", ["grows", "shrinks"])
+def test_a_file_changing_while_it_is_being_archived_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """Another process writes to the file after its size was taken, during the copy."""
+    data = os.urandom(3 * archive.CHUNK)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    original = archive._HashingReader.read
+
+    def racing_read(self: archive._HashingReader, n: int = -1) -> bytes:
+        if self.read_so_far == 0:
+            with path.open("r+b") as handle:
+                if change == "grows":
+                    handle.seek(0, os.SEEK_END)
+                    handle.write(b"appended")
+                else:
+                    handle.truncate(len(data) // 2)
+        return original(self, n)
+
+    monkeypatch.setattr(archive._HashingReader, "read", racing_read)
+    with pytest.raises(ArchiveError, match="changed after it was read") as caught:
+        write_archive(tmp_path / "b.tar.gz", [Member("evidence/f", path=path)])
+    assert caught.value.member == "evidence/f"
+    assert leftovers(tmp_path) == []
+
+
+def test_a_regular_file_with_a_link_target_is_refused(tmp_path: Path) -> None:
+    info, data = regular("f", b"abc")
+    info.linkname = "/etc/passwd"
+    path = put(tmp_path, gz(tar_bytes((info, data), fmt=tarfile.USTAR_FORMAT)))
+    assert "link target '/etc/passwd'" in str(refused(path, "f"))
