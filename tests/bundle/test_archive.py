@@ -318,6 +318,23 @@ def test_every_unsafe_name_is_refused(name: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("/etc/passwd", "absolute"),
+        ("C:\\x", "backslash"),
+        ("C:x", "drive letter"),
+        ("a/../b", "'..' component"),
+        ("./a", "'.' component"),
+        ("a//b", "empty component"),
+        ("a\x00", "control character"),
+        ("x" * 256, "component of the name is longer than 255"),
+    ],
+)
+def test_the_reason_says_what_is_wrong(name: str, reason: str) -> None:
+    assert reason in (check_name(name) or "")
+
+
+@pytest.mark.parametrize(
     "name", ["a", "a/b", "\u00e9t\u00e9/\u00fc.json", "x" * 255, ".hidden", "a..b", "...", "a b"]
 )
 def test_ordinary_names_are_accepted(name: str) -> None:
@@ -623,9 +640,21 @@ def test_a_corrupt_gzip_checksum_is_refused(tmp_path: Path) -> None:
     assert "corrupt" in str(refused(put(tmp_path, bytes(whole))))
 
 
-def test_a_folder_or_missing_file_is_an_archive_error(tmp_path: Path) -> None:
+def test_what_is_not_a_regular_file_is_an_archive_error(tmp_path: Path) -> None:
     refused(tmp_path)
     refused(tmp_path / "missing.tar.gz")
+    os.mkfifo(tmp_path / "fifo")  # opening it for reading must not wait for a writer
+    assert "not a regular file" in str(refused(tmp_path / "fifo"))
+    assert "not a regular file" in str(refused(Path("/dev/zero")))
+
+
+def test_an_archive_split_across_two_gzip_members_is_refused(tmp_path: Path) -> None:
+    """gzip tools join the members into one valid tar; a bundle is exactly one member."""
+    whole = gzip.decompress(good_archive(tmp_path))
+    joined = gz(whole[:1536]) + gz(whole[1536:])
+    with tarfile.open(fileobj=io.BytesIO(joined)) as tar:
+        assert len(tar.getnames()) == 3
+    assert "second gzip member" in str(refused(put(tmp_path, joined)))
 
 
 def test_a_bad_header_checksum_after_the_first_member_is_refused(tmp_path: Path) -> None:

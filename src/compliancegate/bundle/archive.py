@@ -688,14 +688,16 @@ def _chunks(stream: _Gunzip, file: str, name: str, size: int) -> Iterator[bytes]
 @contextlib.contextmanager
 def _open_stream(path: Path) -> Iterator[_Gunzip]:
     try:
-        handle = path.open("rb")
+        # O_NONBLOCK: opening a fifo must not hang; it is refused just below.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise ArchiveError(
             f"cannot read the archive: {exc.strerror or exc}", file=str(path)
         ) from None
-    with handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise ArchiveError("not a regular file", file=str(path))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ArchiveError("the archive is not a regular file", file=str(path))
+        os.set_blocking(fd, True)
         yield _Gunzip(handle, str(path))
 
 
