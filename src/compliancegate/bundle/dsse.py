@@ -108,7 +108,7 @@ def statement_bytes(statement: Statement) -> bytes:
     """The statement as canonical JSON, subjects in the order given."""
     try:
         return canonical(_statement_object(statement))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise EnvelopeError(f"the statement cannot be written as JSON: {exc}") from None
 
 
@@ -204,10 +204,11 @@ def _json(data: bytes, what: str) -> Any:
 
     try:
         return loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        # strict_json refuses a key twice and NaN/Infinity (ValueError); a document nested
-        # past the parser's depth is RecursionError: refused, never a traceback.
+    except (UnicodeDecodeError, ValueError) as exc:
+        # strict_json refuses a key twice and NaN/Infinity as well as malformed JSON.
         raise EnvelopeError(f"{what} is not JSON: {exc}") from None
+    except RecursionError:
+        raise EnvelopeError(f"{what} is nested too deeply") from None
 
 
 def _fields(
