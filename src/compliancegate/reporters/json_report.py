@@ -140,9 +140,28 @@ def build_document(report: CheckReport) -> dict[str, Any]:
     }
 
 
+def indented(document: Any) -> str:
+    """``document`` as JSON with two-space indentation and UTF-8 text: the bytes
+    ``json.dumps(document, indent=2, ensure_ascii=False)`` gives, by orjson.
+
+    The standard library's C encoder is off whenever ``indent`` is set, and the pure-Python
+    one took most of the time of a large run's reports (a 20 MB report: 0.5 s against
+    0.012 s). orjson writes the same text for everything a report holds (strings, integers,
+    booleans, null, lists, objects with string keys), except the exponent of a float
+    (``1e-5`` for ``1e-05``), which reports do not hold. What it refuses (an integer past 64
+    bits, a lone surrogate) goes through the standard library as before.
+    """
+    import orjson
+
+    try:
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode("utf-8")
+    except TypeError:
+        return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+
+
 def dumps(document: dict[str, Any]) -> str:
     """Serialize a document the way the reporter does: deterministic, indented, UTF-8 text."""
-    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    text = indented(document)
     # "##[" is GitHub's legacy workflow-command marker, honoured anywhere in a log line; "#"
     # written as \u0023 decodes to the same string. Keys never contain "#", so only string
     # values change.
