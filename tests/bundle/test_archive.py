@@ -11,7 +11,9 @@ import io
 import os
 import posixpath
 import random
+import shutil
 import stat
+import subprocess
 import tarfile
 import time
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -244,6 +246,22 @@ def test_bad_names_are_refused_before_anything_is_written(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("member", "message"),
+    [
+        (Member("d", b"abc", size=4), "has 3 bytes, not the 4 described"),
+        (Member("d", b"abc", sha256=sha(b"abd")), "not the"),
+    ],
+)
+def test_a_data_member_unlike_its_description_is_refused(
+    tmp_path: Path, member: Member, message: str
+) -> None:
+    with pytest.raises(ArchiveError, match=message):
+        write_archive(tmp_path / "b.tar.gz", [member])
+    assert list(tmp_path.iterdir()) == []
+    write_archive(tmp_path / "b.tar.gz", [Member("d", b"abc", size=3, sha256=sha(b"abc"))])
+
+
 def test_a_failed_write_leaves_an_existing_target_as_it_was(tmp_path: Path) -> None:
     (tmp_path / "b.tar.gz").write_bytes(b"previous")
     with pytest.raises(ArchiveError):
@@ -285,6 +303,8 @@ UNSAFE = [
     "a\x1bb",
     "a\x7fb",
     "a\x85b",
+    "invoice\u202etxt.exe",
+    "\u2066a",
     "\udcff",
     "x" * 256,
     "\u00e9" * 128,
@@ -295,6 +315,23 @@ UNSAFE = [
 @pytest.mark.parametrize("name", UNSAFE)
 def test_every_unsafe_name_is_refused(name: str) -> None:
     assert check_name(name) is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("/etc/passwd", "absolute"),
+        ("C:\\x", "backslash"),
+        ("C:x", "drive letter"),
+        ("a/../b", "'..' component"),
+        ("./a", "'.' component"),
+        ("a//b", "empty component"),
+        ("a\x00", "control character"),
+        ("x" * 256, "component of the name is longer than 255"),
+    ],
+)
+def test_the_reason_says_what_is_wrong(name: str, reason: str) -> None:
+    assert reason in (check_name(name) or "")
 
 
 @pytest.mark.parametrize(
@@ -436,6 +473,13 @@ def test_a_ustar_prefix_is_applied_before_the_name_is_checked(tmp_path: Path) ->
     assert "unsafe name" in str(refused(path))
 
 
+@pytest.mark.parametrize("size", ["+6", "6.0", "\u0666", " 6", "-1", ""])
+def test_a_pax_size_that_is_not_plain_decimal_is_refused(tmp_path: Path, size: str) -> None:
+    info, data = regular("f", b"abcdef")
+    info.pax_headers = {"size": size}
+    assert "bad PAX size" in str(refused(put(tmp_path, gz(tar_bytes((info, data)))), "f"))
+
+
 def test_a_pax_size_is_the_size_read(tmp_path: Path) -> None:
     info, data = regular("f", b"abcdef")
     info.pax_headers = {"size": "6"}
@@ -444,7 +488,15 @@ def test_a_pax_size_is_the_size_read(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "records",
-    [b"5 a=b\n", b"x path=a\n", b"12 path=a\n", b"9 path=a", b"9 patha\n\n", b"\xff"],
+    [
+        b"10 path=a\n10 path=b\n",
+        b"5 a=b\n",
+        b"x path=a\n",
+        b"12 path=a\n",
+        b"9 path=a",
+        b"9 patha\n\n",
+        b"\xff",
+    ],
 )
 def test_a_malformed_pax_header_is_refused(tmp_path: Path, records: bytes) -> None:
     header = tarfile.TarInfo("././@PaxHeader")
@@ -588,9 +640,21 @@ def test_a_corrupt_gzip_checksum_is_refused(tmp_path: Path) -> None:
     assert "corrupt" in str(refused(put(tmp_path, bytes(whole))))
 
 
-def test_a_folder_or_missing_file_is_an_archive_error(tmp_path: Path) -> None:
+def test_what_is_not_a_regular_file_is_an_archive_error(tmp_path: Path) -> None:
     refused(tmp_path)
     refused(tmp_path / "missing.tar.gz")
+    os.mkfifo(tmp_path / "fifo")  # opening it for reading must not wait for a writer
+    assert "not a regular file" in str(refused(tmp_path / "fifo"))
+    assert "not a regular file" in str(refused(Path("/dev/zero")))
+
+
+def test_an_archive_split_across_two_gzip_members_is_refused(tmp_path: Path) -> None:
+    """gzip tools join the members into one valid tar; a bundle is exactly one member."""
+    whole = gzip.decompress(good_archive(tmp_path))
+    joined = gz(whole[:1536]) + gz(whole[1536:])
+    with tarfile.open(fileobj=io.BytesIO(joined)) as tar:
+        assert len(tar.getnames()) == 3
+    assert "second gzip member" in str(refused(put(tmp_path, joined)))
 
 
 def test_a_bad_header_checksum_after_the_first_member_is_refused(tmp_path: Path) -> None:
@@ -772,3 +836,127 @@ def test_extract_never_overwrites_or_follows_a_planted_file_link(
     with pytest.raises(ArchiveError, match="cannot create"):
         extract_archive(path, out, expected)
     assert target.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.3, 0.5])
+def test_extract_of_a_truncated_archive_leaves_nothing(tmp_path: Path, keep: float) -> None:
+    path, expected = written_archive(tmp_path)
+    whole = gzip.decompress(path.read_bytes())
+    cut = put(tmp_path, gz(whole[: int(len(whole) * keep)]), "cut.tar.gz")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ArchiveError, match=r"truncated|cut short"):
+        extract_archive(cut, out, expected)
+    assert list(out.iterdir()) == []
+
+
+# --- Other tools ------------------------------------------------------------------------------
+
+needs_tar = pytest.mark.skipif(shutil.which("tar") is None, reason="no tar command")
+
+
+@needs_tar
+def test_gnu_tar_reads_what_write_archive_writes(tmp_path: Path) -> None:
+    members = write_files(tmp_path, 0, 0o644)
+    write_archive(tmp_path / "b.tar.gz", members)
+    listing = subprocess.run(
+        ["tar", "-tzf", str(tmp_path / "b.tar.gz")], capture_output=True, text=True, check=True
+    )
+    assert listing.stdout.splitlines() == sorted(MEMBERS)
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run(["tar", "-xzf", str(tmp_path / "b.tar.gz"), "-C", str(out)], check=True)
+    for name, data in MEMBERS.items():
+        assert (out / name).read_bytes() == data
+
+
+@needs_tar
+def test_a_gnu_tar_pax_archive_of_files_is_read_and_one_with_folders_refused(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"hi\n")
+    (tmp_path / "g").write_bytes(b"yo\n")
+    common = ["tar", "--format=pax", "-C", str(tmp_path), "-czf"]
+    subprocess.run([*common, str(tmp_path / "files.tgz"), "--no-recursion", "d/f", "g"], check=True)
+    scanned = scan_archive(tmp_path / "files.tgz")
+    assert [(s.name, s.sha256) for s in scanned] == [("d/f", sha(b"hi\n")), ("g", sha(b"yo\n"))]
+    subprocess.run([*common, str(tmp_path / "tree.tgz"), "d"], check=True)
+    assert "is a directory" in str(refused(tmp_path / "tree.tgz", "d"))
+
+
+# --- Fuzzing: damage anywhere is an ArchiveError or a still-valid archive, never a crash -------
+
+FUZZ_BASE: dict[str, bytes] = {}
+
+
+def fuzz_base(tmp_path: Path) -> bytes:
+    if "tar" not in FUZZ_BASE:
+        info, data = regular("p" * 120 + "/\u00e9", b"pax named")
+        FUZZ_BASE["tar"] = tar_bytes(regular("a", b"one"), (info, data), regular("c", b"x" * 700))
+    return FUZZ_BASE["tar"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 10_239), st.integers(0, 255)), min_size=1, max_size=4),
+    st.booleans(),
+)
+def test_damaged_tar_bytes_never_crash_the_reader(
+    tmp_path_factory: pytest.TempPathFactory, changes: list[tuple[int, int]], in_gzip: bool
+) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    raw = fuzz_base(folder)
+    layer = bytearray(gz(raw) if in_gzip else raw)
+    for position, value in changes:
+        layer[position % len(layer)] = value
+    data = bytes(layer) if in_gzip else gz(bytes(layer))
+    path = put(folder, data)
+    try:
+        scanned = scan_archive(path)
+    except ArchiveError:
+        return
+    for item in scanned:
+        assert check_name(item.name) is None
+
+
+def test_a_name_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    raw = bytearray(tar_bytes(regular("abc")))
+    raw[1] = 0xFF  # name field: b"a\xffc"
+    checksum = sum(raw[:148]) + 8 * 32 + sum(raw[156:512])
+    raw[148:156] = b"%06o\0 " % checksum
+    assert "UTF-8" in str(refused(put(tmp_path, gz(bytes(raw)))))
+
+
+@pytest.mark.parametrize("change", ["grows", "shrinks"])
+def test_a_file_changing_while_it_is_being_archived_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """Another process writes to the file after its size was taken, during the copy."""
+    data = os.urandom(3 * archive.CHUNK)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    original = archive._HashingReader.read
+
+    def racing_read(self: archive._HashingReader, n: int = -1) -> bytes:
+        if self.read_so_far == 0:
+            with path.open("r+b") as handle:
+                if change == "grows":
+                    handle.seek(0, os.SEEK_END)
+                    handle.write(b"appended")
+                else:
+                    handle.truncate(len(data) // 2)
+        return original(self, n)
+
+    monkeypatch.setattr(archive._HashingReader, "read", racing_read)
+    with pytest.raises(ArchiveError, match="changed after it was read") as caught:
+        write_archive(tmp_path / "b.tar.gz", [Member("evidence/f", path=path)])
+    assert caught.value.member == "evidence/f"
+    assert leftovers(tmp_path) == []
+
+
+def test_a_regular_file_with_a_link_target_is_refused(tmp_path: Path) -> None:
+    info, data = regular("f", b"abc")
+    info.linkname = "/etc/passwd"
+    path = put(tmp_path, gz(tar_bytes((info, data), fmt=tarfile.USTAR_FORMAT)))
+    assert "link target '/etc/passwd'" in str(refused(path, "f"))

@@ -117,6 +117,14 @@ def test_a_period_bundle_verifies_and_holds_the_evidence(
     assert any(name.startswith(layout.INPUTS) and name.endswith("/gate.yaml") for name in files)
     for name in (layout.ASSESSMENT, layout.POAM):
         assert validate_oscal(json.loads(files[name])) == []
+    # The register's controls are the reviewed controls, and its file is named as the run
+    # named it (not the temporary copy it was loaded again from).
+    assessment = json.loads(files[layout.ASSESSMENT])["assessment-results"]
+    selections = assessment["results"][0]["reviewed-controls"]["control-selections"]
+    reviewed = [c["control-id"] for c in selections[0]["include-controls"]]
+    assert reviewed[:2] == ["vuln-1", "cfg-1"]
+    assert "registers/tiny.yaml" in json.dumps(assessment["back-matter"])
+    assert "/tmp" not in files[layout.ASSESSMENT].decode()
     timelines = json.loads(files[layout.TIMELINES])
     assert any(f["breaches"] for f in timelines["findings"])
 

@@ -276,6 +276,8 @@ def good() -> dict[str, Any]:
         (b"[]", "not a JSON object"),
         (b'"x"', "not a JSON object"),
         (b'{"payload": NaN}', "not JSON"),
+        (b"[" * 100_000, "nested too deeply"),
+        (b'{"a":' * 100_000, "nested too deeply"),
         (canonical({k: v for k, v in good().items() if k != "payload"}), "no payload field"),
         (canonical({k: v for k, v in good().items() if k != "signatures"}), "no signatures"),
         (
@@ -311,7 +313,7 @@ def test_a_key_given_twice_in_the_envelope_is_refused() -> None:
     envelope = good()
     text = canonical(envelope).decode()
     doubled = text[:-1] + ',"payload":"' + b64(b"{}") + '"}'
-    refused(doubled.encode(), "'payload' appears twice")
+    refused(doubled.encode(), 'duplicate key "payload"')
 
 
 # --- Malformed statements (validly signed, so only the statement check can refuse them) --------
@@ -386,7 +388,8 @@ SUBJECT = {"name": "a", "digest": {"sha256": DIGEST_A}}
         (canonical(statement_dict(predicate=[])), "predicate is not a JSON object"),
         (canonical(statement_dict(predicate="x")), "predicate is not a JSON object"),
         (canonical(statement_dict(predicate=REMOVE)), "no predicate field"),
-        (b'{"_type":"a","_type":"b"}', "'_type' appears twice"),
+        (b'{"_type":"a","_type":"b"}', 'duplicate key "_type"'),
+        (b'{"predicate":' * 50_000, "nested too deeply"),
     ],
 )
 def test_a_signed_payload_that_is_not_a_statement_v1_is_refused(
@@ -423,3 +426,18 @@ def test_the_source_names_the_file_in_messages() -> None:
 def test_statement_type_constants() -> None:
     assert STATEMENT_TYPE == "https://in-toto.io/Statement/v1"
     assert PAYLOAD_TYPE == "application/vnd.in-toto+json"
+
+
+def test_an_envelope_nested_past_the_parser_depth_is_refused() -> None:
+    """A hostile envelope nested 200,000 deep: refused with a message, not a RecursionError."""
+    refused(b"[" * 200_000 + b"]" * 200_000, "nested too deeply")
+
+
+def test_a_predicate_too_deep_for_json_is_refused_when_signing() -> None:
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(5_000):
+        node["x"] = {}
+        node = node["x"]
+    with pytest.raises(EnvelopeError, match="cannot be written as JSON"):
+        sign_envelope(Statement((Subject("a", DIGEST_A),), "t", deep), KEY)

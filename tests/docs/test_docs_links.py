@@ -216,7 +216,8 @@ def test_every_named_command_and_option_exists() -> None:
 @pytest.mark.parametrize(
     "tokens",
     [
-        ("bundle", "create"),
+        ("bundle", "publish"),
+        ("bundle", "create", "--sign"),
         ("check", "--no-such-flag"),
         ("findings", "purge"),
         ("policy", "validate|lint"),

@@ -123,7 +123,15 @@ def test_the_poam_of_the_history_validates_and_says_what_happened(history: Proje
         tasks = risk["remediations"][0]["tasks"]
         dates = [t["timing"]["on-date"]["date"] for t in tasks if "timing" in t]
         assert dates == sorted(dates)
-        assert all("timing" in t for t in tasks[: len(dates)])  # undated ones come last
+        undated = [t["title"] for t in tasks if "timing" not in t]
+        assert all(t.startswith(("Plan step", "Fixed before the next")) for t in undated)
+    # The plan's steps are milestones, in its order, right after the plan was recorded.
+    titles = [m["title"] for m in milestones]
+    start = titles.index(recorded["title"])
+    assert titles[start + 1 : start + 3] == [
+        "Plan step 1: Upgrade pkg-CVE-2",
+        "Plan step 2: Redeploy",
+    ]
     assert planned["deadline"] in [
         t["timing"]["on-date"]["date"] for t in milestones if "timing" in t
     ]

@@ -12,9 +12,9 @@ Layout rules (what :func:`write_archive` writes and :func:`scan_archive` accepts
   whatever order they were given in, the umask, the files' own times, owners and modes, or
   the time of day (with the same Python and zlib: another zlib may compress differently).
 - Member names are relative POSIX paths that :func:`check_name` accepts: no ``..``, ``.`` or
-  empty component, not absolute, no backslash or control character, at most 255 bytes a
-  component and 1,024 in all; no name twice, and no name inside another member
-  (``a`` and ``a/b``).
+  empty component, not absolute, no backslash, control character or bidirectional text
+  control, at most 255 bytes a component and 1,024 in all; no name twice, and no name
+  inside another member (``a`` and ``a/b``).
 
 Reading never trusts :mod:`tarfile`'s iteration, which stops silently at a damaged or
 truncated header and ignores whatever follows the end-of-archive blocks (so a member appended
@@ -23,6 +23,11 @@ after the end would go unnoticed). :func:`scan_archive` decompresses the gzip st
 ``tarfile.TarInfo.frombuf`` (checksum, numeric fields, ustar prefix), applies PAX ``path`` and
 ``size`` records itself, and requires two zero blocks at the end followed by nothing but zero
 padding. Anything it does not understand is refused, never skipped.
+
+:func:`extract_archive` (for an auditor, after verification) writes only the members it is
+told to expect, each checked against its digest while written, into an empty folder, through
+descriptors opened relative to that folder with ``O_NOFOLLOW``: a symbolic link planted in the
+folder is never followed, nothing is overwritten, and a failure removes what was written.
 """
 
 from __future__ import annotations
@@ -72,6 +77,9 @@ _TYPE_NAMES = {
 }
 
 
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 class ArchiveError(CompliancegateError):
     """An archive cannot be written or read: the message says what is wrong, and which member."""
 
@@ -90,7 +98,8 @@ class Member:
     data: bytes | None = None
     """Its bytes, when it is in memory (exactly one of ``data`` and ``path``)."""
     path: Path | None = None
-    """The file holding it, streamed when the archive is written."""
+    """The file holding it, streamed when the archive is written (a symbolic link is followed;
+    what it reaches must be a regular file, and the digest says whether it is the one judged)."""
     size: int | None = None
     """For a path member: the size expected (None: whatever the file has when it is opened)."""
     sha256: str | None = None
@@ -135,8 +144,9 @@ def check_name(name: str) -> str | None:
     """Why ``name`` is not a safe member name, or None.
 
     Refused: empty, absolute (``/x``, ``C:\\x``, ``C:x``, ``\\\\x``), any ``..``, ``.`` or empty
-    component (``a//b``, ``./a``, ``a/``), backslashes, NUL or control characters, text that
-    is not UTF-8, over 255 bytes in a component or 1,024 in all.
+    component (``a//b``, ``./a``, ``a/``), backslashes, NUL or control characters (C0, DEL,
+    C1), bidirectional text controls (U+202E and its kin), text that is not UTF-8, over 255
+    bytes in a component or 1,024 in all.
     """
     if not name:
         return "the name is empty"
@@ -144,6 +154,9 @@ def check_name(name: str) -> str | None:
         return "the name contains a backslash"
     if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in name):
         return "the name contains a control character"
+    if any(c in _BIDI_CONTROLS for c in name):
+        # A right-to-left override makes a listed name read as another one.
+        return "the name contains a bidirectional text control"
     try:
         encoded = name.encode("utf-8")
     except UnicodeEncodeError:
@@ -264,6 +277,20 @@ def _add_path_member(tar: tarfile.TarFile, member: Member) -> Written:
     return Written(name, size, digest)
 
 
+def _check_described(member: Member, size: int, digest: str) -> None:
+    """A data member's bytes are what its size and digest, when given, say."""
+    if member.size is not None and member.size != size:
+        raise ArchiveError(
+            f"member {member.name!r} has {size} bytes, not the {member.size} described",
+            member=member.name,
+        )
+    if member.sha256 is not None and member.sha256 != digest:
+        raise ArchiveError(
+            f"member {member.name!r} has SHA-256 {digest}, not the {member.sha256} described",
+            member=member.name,
+        )
+
+
 def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.size = size
@@ -311,8 +338,9 @@ def write_archive(target: Path, members: Iterable[Member], *, level: int = 6) ->
                 for member in chosen:
                     if member.data is not None:
                         data = member.data
-                        tar.addfile(_tarinfo(member.name, len(data)), io.BytesIO(data))
                         digest = hashlib.sha256(data).hexdigest()
+                        _check_described(member, len(data), digest)
+                        tar.addfile(_tarinfo(member.name, len(data)), io.BytesIO(data))
                         written.append(Written(member.name, len(data), digest))
                     else:
                         written.append(_add_path_member(tar, member))
@@ -365,48 +393,75 @@ class _Gunzip:
         self.handle = handle
         self.file = file
         self.inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self.pending = b""
+        # Decompressed bytes not yet read, from ``start``: tar reads 512 bytes at a time, and
+        # asking zlib for so little would copy its unconsumed input on every call.
+        self.buffer = bytearray()
+        self.start = 0
         self.started = False
+        self.exhausted = False
 
     def _fail(self, message: str) -> ArchiveError:
         return ArchiveError(message, file=self.file)
 
+    def _inflate(self, limit: int) -> bytes:
+        """Up to ``limit`` more decompressed bytes (possibly none: call again)."""
+        if self.inflate.unconsumed_tail:
+            source = self.inflate.unconsumed_tail
+        else:
+            source = self.handle.read(CHUNK)
+            if not self.started:
+                self.started = True
+                if not source:
+                    raise self._fail("the file is empty, not a gzip archive")
+                if not source.startswith(b"\x1f\x8b"):
+                    raise self._fail("not a gzip file (a bundle is a .tar.gz)")
+            if not source:
+                self.exhausted = True
+                return b""
+        try:
+            out = self.inflate.decompress(source, limit)
+        except zlib.error as exc:
+            raise self._fail(f"the gzip data is corrupt: {exc}") from None
+        if self.inflate.unused_data:
+            raise self._fail(
+                "bytes follow the end of the gzip stream (a second gzip member, or data "
+                "appended to the archive)"
+            )
+        return out
+
+    def _more(self) -> bool:
+        return not self.inflate.eof and not self.exhausted
+
     def read(self, n: int) -> bytes:
         """Up to ``n`` bytes; fewer only at the end of the stream (complete or cut)."""
-        parts: list[bytes] = []
-        have = 0
-        while have < n and not self.inflate.eof:
-            if self.inflate.unconsumed_tail:
-                source = self.inflate.unconsumed_tail
-            else:
-                source = self.handle.read(CHUNK)
-                if not self.started:
-                    self.started = True
-                    if not source:
-                        raise self._fail("the file is empty, not a gzip archive")
-                    if not source.startswith(b"\x1f\x8b"):
-                        raise self._fail("not a gzip file (a bundle is a .tar.gz)")
-                if not source:
-                    break
-            try:
-                out = self.inflate.decompress(source, n - have)
-            except zlib.error as exc:
-                raise self._fail(f"the gzip data is corrupt: {exc}") from None
-            if out:
+        if n >= CHUNK:
+            # Member data: what is buffered, then straight from zlib.
+            with memoryview(self.buffer) as view, view[self.start :] as part:
+                parts = [bytes(part)]
+            self.buffer.clear()
+            self.start = 0
+            have = len(parts[0])
+            while have < n and self._more():
+                out = self._inflate(n - have)
                 parts.append(out)
                 have += len(out)
-            if self.inflate.unused_data:
-                raise self._fail(
-                    "bytes follow the end of the gzip stream (a second gzip member, or data "
-                    "appended to the archive)"
-                )
-        return b"".join(parts)
+            return b"".join(parts)
+        while len(self.buffer) - self.start < n and self._more():
+            if self.start:
+                del self.buffer[: self.start]
+                self.start = 0
+            self.buffer += self._inflate(CHUNK)
+        end = min(self.start + n, len(self.buffer))
+        with memoryview(self.buffer) as view, view[self.start : end] as part:
+            out = bytes(part)
+        self.start = end
+        return out
 
     def finish(self) -> None:
         """Fail unless the gzip stream ended, with its checksum, and the file ended with it."""
         if not self.inflate.eof:
             raise self._fail("the archive is truncated: the gzip stream is cut short")
-        if self.inflate.unused_data or self.handle.read(1):
+        if self.start != len(self.buffer) or self.inflate.unused_data or self.handle.read(1):
             raise self._fail(
                 "bytes follow the end of the gzip stream (a second gzip member, or data "
                 "appended to the archive)"
@@ -437,9 +492,14 @@ def _pax_records(data: bytes, file: str, near: str) -> dict[str, str]:
             raise ArchiveError(f"malformed PAX header {near}", file=file)
         key, _, value = record[space - pos + 1 : -1].partition(b"=")
         try:
-            records[key.decode("utf-8")] = value.decode("utf-8")
+            field, text = key.decode("utf-8"), value.decode("utf-8")
         except UnicodeDecodeError:
             raise ArchiveError(f"a PAX header {near} is not UTF-8", file=file) from None
+        if field in records:
+            # tar tools disagree on which one wins: an archive that reads differently in
+            # another tool is refused.
+            raise ArchiveError(f"the PAX header {near} sets {field!r} twice", file=file)
+        records[field] = text
         pos += length
     return records
 
@@ -490,7 +550,7 @@ def _entries(stream: _Gunzip, file: str, limits: Limits) -> Iterator[_Entry]:
         name = pax.get("path", info.name)
         size = info.size
         if "size" in pax:
-            if not pax["size"].isdigit():
+            if not (pax["size"].isascii() and pax["size"].isdigit()):
                 raise ArchiveError(
                     f"member {name!r}: bad PAX size {pax['size']!r}", file=file, member=name
                 )
@@ -628,14 +688,16 @@ def _chunks(stream: _Gunzip, file: str, name: str, size: int) -> Iterator[bytes]
 @contextlib.contextmanager
 def _open_stream(path: Path) -> Iterator[_Gunzip]:
     try:
-        handle = path.open("rb")
+        # O_NONBLOCK: opening a fifo must not hang; it is refused just below.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise ArchiveError(
             f"cannot read the archive: {exc.strerror or exc}", file=str(path)
         ) from None
-    with handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise ArchiveError("not a regular file", file=str(path))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ArchiveError("the archive is not a regular file", file=str(path))
+        os.set_blocking(fd, True)
         yield _Gunzip(handle, str(path))
 
 

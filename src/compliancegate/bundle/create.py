@@ -23,6 +23,7 @@ from compliancegate.ledger.interface import LedgerContents, LedgerStore
 from compliancegate.ledger.records import Record, RecordKind, format_time
 from compliancegate.ledger.signed import SignedHead, parse_heads
 from compliancegate.ledger.state import LedgerState, StateBuilder
+from compliancegate.model import Register
 from compliancegate.signing.keys import SigningKey
 
 
@@ -208,6 +209,38 @@ def _digest_or_none(path: Path) -> str | None:
         return None
 
 
+def _register_of(evidence: RunEvidence) -> Register | None:
+    """The register a run was evaluated against, loaded again from the bytes it read (the
+    OSCAL assessment results name its controls as the reviewed ones); None without one."""
+    import dataclasses
+    import tempfile
+
+    from compliancegate.bundle.evidence import EvidenceError
+    from compliancegate.loading.documents import display
+    from compliancegate.loading.register import load_register
+
+    files = [item for item in evidence.inputs if item.role == "register"]
+    if not files:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        names = {}
+        for number, item in enumerate(files):
+            data = evidence.blob_path(item.sha256).read_bytes()
+            if _sha(data) != item.sha256:
+                raise EvidenceError(
+                    f"the kept copy of {item.path} changed since the run read it",
+                    file=str(evidence.blob_path(item.sha256)),
+                )
+            # A prefix keeps two files of one name apart; the suffix keeps them YAML.
+            target = Path(folder) / f"{number:04d}-{Path(item.path).name}"
+            target.write_bytes(data)
+            names[display(target)] = item.path
+        register = load_register(sorted(Path(folder).iterdir()))
+    # The files as the run named them, not the temporary copies: the bytes stay the same.
+    metas = tuple(dataclasses.replace(m, file=names.get(m.file, m.file)) for m in register.files)
+    return dataclasses.replace(register, files=metas, hidden=())
+
+
 def _run_members(
     members: _Members, evidence: RunEvidence, artifacts: _Artifacts | None
 ) -> dict[str, Any]:
@@ -283,11 +316,15 @@ def create_bundle(
     state = _state(segment, now)
     members = _Members()
     judged = _Artifacts(strict=scope.run is not None) if artifacts else None
+    last_kept: RunEvidence | None = None
     kept: list[str] = []
     manifest_runs = []
     for run in runs:
         run_id = str(run.data["run_id"])
         evidence = load_run(state_dir, run_id)
+        if evidence is not None and evidence.started_at != format_time(run.at):
+            # The id was used again (a retried job): what is kept is the later run's.
+            evidence = None
         if evidence is not None and evidence.decision != run.data["decision"]:
             raise BundleError(
                 f"the evidence kept for run {run_id} says {evidence.decision}, the ledger "
@@ -306,6 +343,7 @@ def create_bundle(
             _run_members(members, evidence, judged)
             entry["evidence"] = layout.RUNS + run_folder_name(run_id) + "/"
             kept.append(run_id)
+            last_kept = evidence
         manifest_runs.append(entry)
     carried = segment.lines[segment.first - 1 : segment.last]
     members.data(layout.RECORDS, b"".join(carried))
@@ -315,7 +353,8 @@ def create_bundle(
     if runs:
         since = scope.since if scope.run is None else runs[0].at
         until = scope.until if scope.run is None else runs[-1].at
-        document = ledger_assessment_results(state, since=since, until=until)
+        register = _register_of(last_kept) if last_kept is not None else None
+        document = ledger_assessment_results(state, since=since, until=until, register=register)
         members.data(layout.ASSESSMENT, layout.pretty_json(document))
     members.data(layout.POAM, layout.pretty_json(poam(state, location=store.location)))
     offset = sum(len(line) for line in segment.lines[: segment.first - 1])

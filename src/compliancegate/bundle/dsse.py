@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -109,7 +108,7 @@ def statement_bytes(statement: Statement) -> bytes:
     """The statement as canonical JSON, subjects in the order given."""
     try:
         return canonical(_statement_object(statement))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise EnvelopeError(f"the statement cannot be written as JSON: {exc}") from None
 
 
@@ -200,30 +199,16 @@ def _open(data: bytes, trusted: Sequence[PublicKey]) -> tuple[Statement, str]:
     return _parse_statement(payload), verified
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise EnvelopeError(f"the key {key!r} appears twice in a JSON object")
-        result[key] = value
-    return result
-
-
 def _json(data: bytes, what: str) -> Any:
+    from compliancegate.artifacts.strict_json import loads
+
     try:
-        return json.loads(
-            data.decode("utf-8"),
-            object_pairs_hook=_reject_duplicates,
-            parse_constant=_no_constant,
-        )
-    except EnvelopeError as exc:
-        raise EnvelopeError(f"{what}: {exc.message}") from None
+        return loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
+        # strict_json refuses a key twice and NaN/Infinity as well as malformed JSON.
         raise EnvelopeError(f"{what} is not JSON: {exc}") from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    except RecursionError:
+        raise EnvelopeError(f"{what} is nested too deeply") from None
 
 
 def _fields(

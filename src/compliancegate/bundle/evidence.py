@@ -120,11 +120,14 @@ def _write_new(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def keep_run(report: CheckReport, root: Path, cwd: Path) -> Path:
+def keep_run(
+    report: CheckReport, root: Path, cwd: Path, rendered: Mapping[str, str] | None = None
+) -> Path:
     """Keep ``report``'s evidence under the state directory ``root``; its folder.
 
-    Written into a temporary folder and renamed, so a run's evidence is whole or absent. A
-    run id kept before (a retried job) is replaced.
+    ``rendered`` holds reports already rendered by name (the run's ``--report`` files), so
+    none is rendered twice. Written into a temporary folder and renamed, so a run's evidence
+    is whole or absent. A run id kept before (a retried job) is replaced.
     """
     from compliancegate.reporters import get_reporter
 
@@ -156,7 +159,10 @@ def keep_run(report: CheckReport, root: Path, cwd: Path) -> Path:
     try:
         reports = []
         for reporter, name in REPORTS:
-            data = get_reporter(reporter).render(report).encode("utf-8")
+            text = (rendered or {}).get(reporter)
+            if text is None:
+                text = get_reporter(reporter).render(report)
+            data = text.encode("utf-8")
             _write_new(scratch / name, data)
             reports.append(
                 {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}

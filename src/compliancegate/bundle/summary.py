@@ -8,7 +8,6 @@ their time to remediate, the breaches and the waivers.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,14 @@ def _kept(name: str) -> bool:
 def _load(data: bytes | None, name: str, bundle: Path) -> Any:
     if data is None:
         raise BundleReadError(f"{name} is missing", file=str(bundle))
+    from compliancegate.artifacts.strict_json import loads
+
     try:
-        return json.loads(data)
-    except ValueError as exc:
-        raise BundleReadError(f"{name} is not valid JSON ({exc})", file=str(bundle)) from None
+        return loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise BundleReadError(
+            f"{name} is not valid JSON ({type(exc).__name__}: {exc})", file=str(bundle)
+        ) from None
 
 
 def _hours(start: str, end: str | None) -> float | None:
@@ -64,35 +67,52 @@ def summarize_bundle(path: Path) -> dict[str, Any]:
         path,
     )
     try:
-        ledger = manifest["ledger"]
-        first, end = int(ledger["first"]), int(ledger["end"])
-        findings = [_finding(f, first, end) for f in timelines["findings"]]
-        runs = [
-            {k: run[k] for k in ("run_id", "at", "environment", "decision")}
-            | {"evidence": run["evidence"] is not None}
-            for run in manifest["runs"]
-        ]
-    except (KeyError, TypeError, ValueError) as exc:
+        return _summary(manifest, timelines, len(members))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # Unverified content: whatever shape it has, a message, never a traceback.
         raise BundleReadError(
-            f"the manifest or timelines are malformed ({exc})", file=str(path)
+            f"the manifest or timelines are malformed ({type(exc).__name__}: {exc})",
+            file=str(path),
         ) from None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _summary(manifest: Any, timelines: Any, members: int) -> dict[str, Any]:
+    ledger = manifest["ledger"]
+    first, end = int(ledger["first"]), int(ledger["end"])
+    findings = [_finding(f, first, end) for f in timelines["findings"]]
+    runs: list[dict[str, Any]] = [
+        {
+            "run_id": str(run["run_id"]),
+            "at": str(run["at"]),
+            "environment": _text(run["environment"]),
+            "decision": str(run["decision"]),
+            "evidence": run["evidence"] is not None,
+        }
+        for run in manifest["runs"]
+    ]
     decisions: dict[str, int] = {}
     for run in runs:
-        decisions[run["decision"]] = decisions.get(run["decision"], 0) + 1
+        decision = str(run["decision"])
+        decisions[decision] = decisions.get(decision, 0) + 1
     closed = [f for f in findings if f["closed_in_scope"]]
     hours = [f["hours_to_remediate"] for f in closed if f["hours_to_remediate"] is not None]
+    scope = {str(k): str(v) for k, v in dict(manifest["scope"]).items()}
     return {
         "apiVersion": layout.API_VERSION,
         "kind": "EvidenceBundleSummary",
-        "scope": manifest["scope"],
-        "artifacts": manifest["artifacts"],
+        "scope": scope,
+        "artifacts": str(manifest["artifacts"]),
         "ledger": {
-            "location": ledger["location"],
+            "location": str(ledger["location"]),
             "records": [first, end],
-            "signed": ledger["signed"],
+            "signed": bool(ledger["signed"]),
             "head": ledger["head"],
         },
-        "members": len(members),
+        "members": members,
         "runs": runs,
         "decisions": decisions,
         "findings": findings,
@@ -111,20 +131,20 @@ def _finding(finding: Mapping[str, Any], first: int, end: int) -> dict[str, Any]
         return any(e["event"] == kind and _in(e, first, end) for e in events)
 
     return {
-        "id": finding["id"],
-        "title": finding["title"],
-        "severity": finding["severity"],
-        "controls": finding["controls"],
-        "status": finding["status"],
-        "opened_at": finding["opened_at"],
-        "resolved_at": finding["resolved_at"],
-        "due": finding["due"] or finding["due_before"],
+        "id": str(finding["id"]),
+        "title": str(finding["title"]),
+        "severity": str(finding["severity"]),
+        "controls": [str(c) for c in finding["controls"]],
+        "status": str(finding["status"]),
+        "opened_at": str(finding["opened_at"]),
+        "resolved_at": _text(finding["resolved_at"]),
+        "due": _text(finding["due"] or finding["due_before"]),
         "opened_in_scope": happened("opened"),
         "closed_in_scope": happened("resolved"),
         "waived_in_scope": happened("waived"),
-        "waiver": finding["waiver"],
-        "hours_to_remediate": _hours(finding["opened_at"], finding["resolved_at"]),
-        "breaches": finding["breaches"],
+        "waiver": _text(finding["waiver"]),
+        "hours_to_remediate": _hours(str(finding["opened_at"]), _text(finding["resolved_at"])),
+        "breaches": list(finding["breaches"]),
     }
 
 

@@ -18,7 +18,6 @@ In order, each step trusting only what the steps before it proved:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,10 +61,13 @@ def _kept(name: str) -> bool:
 def _json(data: bytes | None, name: str) -> Any:
     if data is None:
         raise ValueError(f"{name} is missing")
+    from compliancegate.artifacts.strict_json import loads
+
     try:
-        return json.loads(data)
-    except ValueError as exc:
-        raise ValueError(f"{name} is not valid JSON ({exc})") from None
+        return loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        # Strict: a key twice or NaN is refused; nesting past the parser's depth too.
+        raise ValueError(f"{name} is not valid JSON ({type(exc).__name__}: {exc})") from None
 
 
 def verify_bundle(path: Path, trusted: Sequence[PublicKey]) -> Verification:
@@ -225,21 +227,23 @@ def _ledger(
 def _runs(
     manifest: Mapping[str, Any], records: Sequence[Any], by_name: Mapping[str, Any]
 ) -> list[str]:
-    from compliancegate.ledger.records import RecordKind
+    from compliancegate.ledger.records import RecordKind, format_time
 
+    # By record number: a run id may be used twice (a retried job), a record only once.
     recorded = {
-        str(r.data["run_id"]): r
-        for r in records
-        if r.kind is RecordKind.RUN and r.seq <= manifest["ledger"]["end"]
+        r.seq: r for r in records if r.kind is RecordKind.RUN and r.seq <= manifest["ledger"]["end"]
     }
     problems = []
     listed = set()
     for run in manifest["runs"]:
         run_id = run["run_id"]
-        listed.add(run_id)
-        record = recorded.get(run_id)
-        if record is None:
-            problems.append(f"run {run_id}: listed but not recorded in the ledger segment")
+        seq = run["seq"]
+        listed.add(seq)
+        record = recorded.get(seq)
+        if record is None or record.data["run_id"] != run_id:
+            problems.append(
+                f"run {run_id}: listed as record {seq}, which does not record it in the segment"
+            )
             continue
         if record.data["decision"] != run["decision"]:
             problems.append(
@@ -255,11 +259,15 @@ def _runs(
         except ValueError as exc:
             problems.append(str(exc))
             continue
-        if document.get("run_id") != run_id or document.get("decision") != record.data["decision"]:
+        if (
+            document.get("run_id") != run_id
+            or document.get("decision") != record.data["decision"]
+            or document.get("started_at") != format_time(record.at)
+        ):
             problems.append(
                 f"{folder}{layout.RUN_FILE}: says run {document.get('run_id')} "
-                f"{document.get('decision')}, the ledger records {run_id} "
-                f"{record.data['decision']}"
+                f"{document.get('decision')} at {document.get('started_at')}, the ledger "
+                f"records {run_id} {record.data['decision']} at {format_time(record.at)}"
             )
         results = by_name.get(folder + "results.json")
         try:
@@ -274,9 +282,12 @@ def _runs(
                 f"{report.get('decision')}, the ledger records {run_id} "
                 f"{record.data['decision']}"
             )
-    for run_id in recorded:
-        if run_id not in listed:
-            problems.append(f"run {run_id}: recorded in the segment but not listed")
+    for seq, record in recorded.items():
+        if seq not in listed:
+            problems.append(
+                f"run {record.data['run_id']}: recorded in the segment (record {seq}) but not "
+                "listed"
+            )
     return problems
 
 

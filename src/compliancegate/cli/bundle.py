@@ -134,7 +134,7 @@ def create(
 
 
 @bundle.command("verify")
-@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option(
     "--pubkey",
     "pubkeys",
@@ -157,8 +157,6 @@ def verify(path: Path, pubkeys: tuple[Path, ...], extract: Path | None) -> int:
     from compliancegate.bundle.verify import verify_bundle
     from compliancegate.signing.keys import load_public
 
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
     trusted = [load_public(p) for p in pubkeys]
     outcome = verify_bundle(path, trusted)
     for line in outcome.checked:
@@ -177,7 +175,7 @@ def verify(path: Path, pubkeys: tuple[Path, ...], extract: Path | None) -> int:
 
 
 @bundle.command("show")
-@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option(
     "--format",
     "fmt",
@@ -191,8 +189,6 @@ def show(path: Path, fmt: str) -> int:
     time to remediate, breaches, waivers. It does not verify: use `bundle verify`."""
     from compliancegate.bundle.summary import summarize_bundle, summary_text
 
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
     summary = summarize_bundle(path)
     if fmt == "json":
         click.echo(json.dumps(summary, indent=2, sort_keys=True))

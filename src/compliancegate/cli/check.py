@@ -57,29 +57,27 @@ def _check_and_record(options: CheckOptions, settings: Resolved) -> CheckReport:
     report = run_check(options, settings, reader if settings.release else None)
     notices += reader.notices
     notices += record_run(store, report, run_context(Path.cwd()))
-    notices += _keep_evidence(report, notices)
     if not notices:
         return report
     return dataclasses.replace(report, notices=(*report.notices, *notices))
 
 
-def _keep_evidence(report: CheckReport, notices: tuple[Notice, ...]) -> tuple[Notice, ...]:
-    """Keep the run's evidence for ``bundle create`` (``bundle.evidence``); a failure is a
-    notice, never a changed decision."""
+def _keep_evidence(report: CheckReport, rendered: dict[str, str]) -> Notice | None:
+    """Keep a recorded run's evidence for ``bundle create`` (``bundle.evidence``), reusing
+    the reports already rendered; a failure is a notice, never a changed decision."""
     import os
 
     from compliancegate.bundle.evidence import keep_run
     from compliancegate.ledger.placement import state_root
     from compliancegate.ledger.recording import REWRITTEN
 
-    if any(n.code == REWRITTEN for n in notices):
-        return ()
+    if report.ledger is None or any(n.code in (REWRITTEN, "ledger-error") for n in report.notices):
+        return None
     try:
-        keep_run(report, state_root(os.environ), Path.cwd())
+        keep_run(report, state_root(os.environ), Path.cwd(), rendered)
     except (OSError, CompliancegateError) as exc:
-        text = f"this run's evidence was not kept for bundles: {exc}"
-        return (Notice("evidence-not-kept", text),)
-    return ()
+        return Notice("evidence-not-kept", f"this run's evidence was not kept for bundles: {exc}")
+    return None
 
 
 class _Unreadable:
@@ -211,13 +209,26 @@ def check(
     written = tuple(path for _, path in targets) + ((output,) if output else ())
     report = _check_and_record(dataclasses.replace(options, outputs=written), settings)
     color = output is None and use_color(stdout_is_tty())
-    main_text = get_reporter(fmt).render(report, color=color)
-    # Render everything before writing anything, so a failure leaves no partial set; a
-    # report in the --format already rendered is not rendered again.
-    rendered = [
-        (path, main_text if name == fmt and not color else get_reporter(name).render(report))
-        for name, path in targets
-    ]
+    # Render everything before writing anything, so a failure leaves no partial set; each
+    # format is rendered once (the run's kept evidence reuses them).
+    plain: dict[str, str] = {}
+
+    def render(name: str) -> str:
+        if name not in plain:
+            plain[name] = get_reporter(name).render(report)
+        return plain[name]
+
+    def render_all() -> tuple[str, list[tuple[Path, str]]]:
+        main = get_reporter(fmt).render(report, color=True) if color else render(fmt)
+        return main, [(path, render(name)) for name, path in targets]
+
+    main_text, rendered = render_all()
+    problem = _keep_evidence(report, plain)
+    if problem is not None:
+        # Rare: the reports must say the evidence was not kept, so they are rendered again.
+        report = dataclasses.replace(report, notices=(*report.notices, problem))
+        plain = {}
+        main_text, rendered = render_all()
     for path, text in rendered:
         write_file(path, text)
     if output is not None:

@@ -425,8 +425,10 @@ class All(Condition):
         out: list[Failure] = []
         for index, part in enumerate(self.parts):
             # One part that cannot be evaluated does not hide the other parts' violations.
-            with _item_errors(out, data, f"all[{index}]"):
+            try:
                 out.extend(part.failures(data, ctx))
+            except (CompliancegateError, RecursionError) as exc:
+                out.append(_item_error(data, f"all[{index}]", exc))
         return out
 
     def describe(self) -> str:
@@ -459,15 +461,12 @@ class Not(Condition):
         return f"not ({self.part.describe()})"
 
 
-@contextlib.contextmanager
-def _item_errors(out: list[Failure], item: Any, where: str) -> Iterator[None]:
-    """Turn an evaluation error inside the block into an ``error`` failure of ``item``."""
-    try:
-        yield
-    except CompliancegateError as exc:
-        out.append(Failure(item, f"{where}: {exc.message}", subkey=where, error=True))
-    except RecursionError:
-        out.append(Failure(item, f"{where}: too deeply nested to evaluate", where, error=True))
+def _item_error(item: Any, where: str, exc: Exception) -> Failure:
+    """The ``error`` failure of ``item`` whose evaluation raised ``exc`` (an evaluation
+    error, or data nested too deep to evaluate)."""
+    if isinstance(exc, CompliancegateError):
+        return Failure(item, f"{where}: {exc.message}", subkey=where, error=True)
+    return Failure(item, f"{where}: too deeply nested to evaluate", where, error=True)
 
 
 def _items(selected: Any) -> list[Any]:
@@ -500,12 +499,15 @@ class ForEach(Condition):
         failure naming its index, and the items after it are still evaluated."""
         detail = f"fails {self.check.describe()}"
         out: list[Failure] = []
+        where, check = self.where, self.check
+        # A plain try per item, not a context manager: this loop runs once per finding of
+        # every policy, and the place of an error is only formatted when there is one.
         for index, item in enumerate(_items(self.path.search(data))):
-            with _item_errors(out, item, f"{self.path.expression}[{index}]"):
-                if (self.where is None or self.where.holds(item, ctx)) and not self.check.holds(
-                    item, ctx
-                ):
+            try:
+                if (where is None or where.holds(item, ctx)) and not check.holds(item, ctx):
                     out.append(Failure(item, detail))
+            except (CompliancegateError, RecursionError) as exc:
+                out.append(_item_error(item, f"{self.path.expression}[{index}]", exc))
         return out
 
     def describe(self) -> str:

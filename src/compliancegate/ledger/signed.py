@@ -114,7 +114,7 @@ def parse_heads(data: bytes, file: str, first_prev: str | None = GENESIS) -> lis
             sig = base64.b64decode(raw["sig"], validate=True)
             if canonical(raw) != line:
                 raise ValueError("not in canonical form")
-        except (ValueError, binascii.Error) as exc:
+        except (ValueError, binascii.Error, RecursionError) as exc:
             raise _error(f"malformed ({exc})", number, file) from None
         if prev is not None and raw["prev"] != prev:
             raise _error(

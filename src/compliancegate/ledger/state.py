@@ -112,6 +112,8 @@ class Finding:
     events: tuple[FindingEvent, ...]
     breaches: tuple[Breach, ...]
     """Deadlines missed as of ``now``."""
+    plan: str | None = None
+    """The text of the latest remediation plan (``findings plan --file``)."""
 
     @property
     def live(self) -> bool:
@@ -184,6 +186,7 @@ class _Life:
         "clock",
         "events",
         "live",
+        "plan",
         "planned_at",
         "releases",
         "resolved_at",
@@ -201,6 +204,7 @@ class _Life:
         self.waiver: str | None = None
         self.acked_at: dt.datetime | None = None
         self.planned_at: dt.datetime | None = None
+        self.plan: str | None = None
         self.resolved_at: dt.datetime | None = None
         self.resolved_run: str | None = None
 
@@ -213,6 +217,7 @@ class _Life:
         other.waiver = self.waiver
         other.acked_at = self.acked_at
         other.planned_at = self.planned_at
+        other.plan = self.plan
         other.resolved_at = self.resolved_at
         other.resolved_run = self.resolved_run
         return other
@@ -448,6 +453,7 @@ class StateBuilder:
         life = self._life(data)
         if life.planned_at is None:
             life.planned_at = record.at
+        life.plan = data["plan"] or None
         self._event(life, record, f"plan {data['file']} (sha256 {data['sha256'][:12]})")
 
     def _on_recovered(self, record: Record, data: Mapping[str, Any]) -> None:
@@ -484,6 +490,7 @@ class StateBuilder:
                 waiver=life.waiver,
                 acked_at=life.acked_at,
                 planned_at=life.planned_at,
+                plan=life.plan,
                 events=tuple(life.events),
                 breaches=breaches(
                     life.clock, spans, life.planned_at, life.resolved_at, life.releases, now

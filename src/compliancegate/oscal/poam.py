@@ -11,6 +11,7 @@ read at the same ``now`` gives the same bytes.
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import TYPE_CHECKING, Any
 
 from compliancegate.oscal.ids import (
@@ -98,22 +99,60 @@ def _milestone(finding: Finding, key: str, title: str, at: dt.datetime | None) -
     return task
 
 
+_PLAN_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?(\S.*)$")
+_PLAN_DATE = re.compile(r"(?<![\d-])(\d{4}-\d{2}-\d{2})(?![\d-])")
+MAX_PLAN_ITEMS = 50
+"""Milestones taken from one plan's list; a longer list is a document, not a plan of steps."""
+
+
+def plan_items(text: str) -> list[tuple[str, dt.datetime | None]]:
+    """The steps of a remediation plan: each top-level list item (``-``, ``*``, ``+`` or
+    ``1.``, a checkbox allowed) with the first ISO date it names, if any, as its date."""
+    import datetime as dt
+
+    items: list[tuple[str, dt.datetime | None]] = []
+    for raw in text.splitlines():
+        match = _PLAN_ITEM.match(raw)
+        if match is None:
+            continue
+        title = match.group(1).strip()
+        when = None
+        found = _PLAN_DATE.search(title)
+        if found is not None:
+            with contextlib.suppress(ValueError):
+                day = dt.date.fromisoformat(found.group(1))
+                when = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+        items.append((title, when))
+        if len(items) == MAX_PLAN_ITEMS:
+            break
+    return items
+
+
 def _milestones(finding: Finding) -> list[dict[str, Any]]:
-    """The milestones in time order: each remediation plan recorded and the clock's
-    deadlines; then, undated, "before the next production release" for break-fix."""
+    """The milestones in time order: each remediation plan recorded, the steps of the
+    latest plan (its list items; an undated step follows the plan, a step naming a date is
+    due then), and the clock's deadlines; last, undated, "before the next production
+    release" for break-fix."""
     clock = finding.clock
-    dated = [
-        (e.at, f"plan-{e.seq}", f"Remediation plan recorded ({inert(e.detail or 'plan')})")
-        for e in finding.events
-        if e.kind.value == "finding.planned"
-    ]
-    if clock.notify_due is not None:
-        dated.append((clock.notify_due, "notify", "Notification due"))
-    if clock.plan_due is not None:
-        dated.append((clock.plan_due, "plan-due", "Remediation plan due"))
-    if clock.due is not None:
-        dated.append((clock.due, "due", "Remediation due: the finding is resolved"))
-    tasks = [_milestone(finding, key, title, at) for at, key, title in sorted(dated)]
+    # (when it sorts, key, title, its date or None)
+    rows: list[tuple[dt.datetime, str, str, dt.datetime | None]] = []
+    for e in finding.events:
+        if e.kind.value == "finding.planned":
+            title = f"Remediation plan recorded ({inert(e.detail or 'plan')})"
+            rows.append((e.at, f"plan-{e.seq}", title, e.at))
+    planned = max((row[0] for row in rows), default=None)
+    if planned is not None:
+        for number, (step, when) in enumerate(plan_items(finding.plan or ""), start=1):
+            title = f"Plan step {number}: {inert(step)}"
+            rows.append((when or planned, f"plan-step-{number:03d}", title, when))
+    for at, key, title in (
+        (clock.notify_due, "notify", "Notification due"),
+        (clock.plan_due, "plan-due", "Remediation plan due"),
+        (clock.due, "due", "Remediation due: the finding is resolved"),
+    ):
+        if at is not None:
+            rows.append((at, key, title, at))
+    tasks = [_milestone(finding, key, title, at) for _, key, title, at in sorted(rows)]
     if clock.before_release:
         tasks.append(
             _milestone(finding, "before-release", "Fixed before the next production release", None)
