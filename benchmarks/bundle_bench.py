@@ -25,8 +25,10 @@ carries every artifact: the most a period bundle can read.
 **How the setup differs from real runs.** Running ``compliancegate check`` 1,000 times would
 take far longer than what is measured, so each run calls in this process what the ``check``
 command calls (``cli.check._check_and_record``: ``run_check``, then ``record_run`` into the
-ledger, signing a head with ``COMPLIANCEGATE_SIGNING_KEY_FILE``, then ``keep_run``) with the
-run's clock passed as ``CheckOptions(now=...)`` instead of read from the system. The ledger,
+ledger, signing a head with ``COMPLIANCEGATE_SIGNING_KEY_FILE``; then
+``cli.check._keep_evidence``, which calls ``keep_run``) with the run's clock passed as
+``CheckOptions(now=...)`` instead of read from the system, and no ``--report`` file (so
+``keep_run`` renders the reports it keeps itself). The ledger,
 its signed heads and the kept evidence are therefore byte for byte what real runs write; only
 the process and the wall clock differ, and neither is read by ``bundle create`` or
 ``bundle verify``, which are what is timed, each in a fresh process like a real invocation.
@@ -179,7 +181,7 @@ def build(top: Path, case: Case) -> tuple[dict[str, str], int]:
     """The project of ``case`` under ``top`` with its runs recorded; the environment the
     bundle commands need, and the bytes of artifacts judged."""
     from compliancegate.check import CheckOptions, resolve
-    from compliancegate.cli.check import _check_and_record
+    from compliancegate.cli.check import _check_and_record, _keep_evidence
     from compliancegate.signing.keys import generate
 
     project = top / "project"
@@ -215,8 +217,9 @@ def build(top: Path, case: Case) -> tuple[dict[str, str], int]:
                 now=START + dt.timedelta(hours=n),
             )
             report = _check_and_record(options, resolve(options))
-            problems = [x for x in report.notices if x.code.startswith(("ledger", "evidence"))]
-            if problems:
+            problems = [x for x in report.notices if x.code.startswith("ledger")]
+            problems.append(_keep_evidence(report, {}))
+            if any(problems):
                 raise SystemExit(f"run {n}: {problems}")
     return environ, judged
 
