@@ -311,8 +311,10 @@ def main() -> int:
                 parser.error(f"--case {text!r}: expected digests:MB or full:MB")
             cases.append(Case(mode, float(size), runs))
     baseline = measure(["--version"], ROOT, {})
-    print(f"python -m compliancegate --version: {baseline.seconds:.2f} s, "
-          f"peak {baseline.peak_mib:.0f} MiB")
+    print(
+        f"python -m compliancegate --version: {baseline.seconds:.2f} s, "
+        f"peak {baseline.peak_mib:.0f} MiB"
+    )
     print(
         f"{'artifacts':<10} {'judged':>9} {'runs':>5} {'bundle':>9} "
         f"{'create':>8} {'peak':>8} {'verify':>8} {'peak':>8}"
