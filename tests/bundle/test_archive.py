@@ -16,6 +16,7 @@ import stat
 import subprocess
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pytest
@@ -960,3 +961,24 @@ def test_a_regular_file_with_a_link_target_is_refused(tmp_path: Path) -> None:
     info.linkname = "/etc/passwd"
     path = put(tmp_path, gz(tar_bytes((info, data), fmt=tarfile.USTAR_FORMAT)))
     assert "link target '/etc/passwd'" in str(refused(path, "f"))
+
+
+def test_visited_members_are_handed_over_and_not_kept(tmp_path: Path) -> None:
+    """``visit`` gets each selected member's bytes as it is read; they are not kept, and the
+    limit applies to each such member, not to their sum (a bundle of many runs)."""
+    target = tmp_path / "v.tar.gz"
+    write_archive(target, [Member(f"runs/{n}/run.json", data=b"x" * 80) for n in range(5)])
+    seen: dict[str, bytes] = {}
+
+    def visit(name: str) -> Callable[[bytes], None] | None:
+        return lambda data: seen.__setitem__(name, data)
+
+    scanned = scan_archive(target, visit=visit, limits=Limits(kept_bytes=100))
+    assert sorted(seen) == [m.name for m in scanned] and all(m.data is None for m in scanned)
+    assert set(seen.values()) == {b"x" * 80}
+    with pytest.raises(ArchiveError, match="limit"):
+        scan_archive(target, keep=lambda name: True, limits=Limits(kept_bytes=100))
+    big = tmp_path / "big.tar.gz"
+    write_archive(big, [Member("runs/a/run.json", data=b"x" * 101)])
+    with pytest.raises(ArchiveError, match="limit"):
+        scan_archive(big, visit=visit, limits=Limits(kept_bytes=100))

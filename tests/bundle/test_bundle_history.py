@@ -371,3 +371,66 @@ def test_an_artifact_changed_since_the_run_is_refused(
     assert outcome.code == 2 and "scan.json" in outcome.output, outcome.output
     assert not out.exists()
     assert create(keys, out, "--run", "staging-6", "--digests-only").code == 0
+
+
+def _resign(bundle: Path, change: dict[str, bytes], key: Path, target: Path) -> None:
+    """The bundle with members changed and everything re-signed with ``key``: manifest,
+    statement and envelope consistent, as only the key's holder could make them."""
+    files = members(bundle)
+    files.update(change)
+    manifest = json.loads(files[layout.MANIFEST])
+    for row in manifest["members"]:
+        row["sha256"] = hashlib.sha256(files[row["name"]]).hexdigest()
+    files[layout.MANIFEST] = layout.pretty_json(manifest)
+    digest = hashlib.sha256(files[layout.MANIFEST]).hexdigest()
+    subjects = tuple(
+        Subject(name, hashlib.sha256(data).hexdigest())
+        for name, data in sorted(files.items())
+        if name != layout.ENVELOPE
+    )
+    statement, _ = open_envelope(files[layout.ENVELOPE], [load_public(Path(f"{key}.pub"))])
+    predicate = {**statement.predicate, "manifest": {"name": layout.MANIFEST, "sha256": digest}}
+    files[layout.ENVELOPE] = sign_envelope(
+        Statement(subjects, statement.predicate_type, predicate), load_private(key)
+    )
+    write_archive(target, [Member(n, data=d) for n, d in files.items()])
+
+
+def test_kept_results_that_contradict_the_ledger_fail_even_when_re_signed(
+    period: Path, keys: Path, tmp_path: Path
+) -> None:
+    """An insider with the key rewrites a blocked run's kept results to say compliant: the
+    signature holds, the ledger segment does not agree, and verify names the file."""
+    files = members(period)
+    runs = json.loads(files[layout.MANIFEST])["runs"]
+    blocked = next(r for r in runs if r["decision"] == "blocked")
+    results = json.loads(files[blocked["evidence"] + "results.json"])
+    results["decision"] = "compliant"
+    kept = json.loads(files[blocked["evidence"] + "run.json"])
+    kept["decision"] = "compliant"
+    target = tmp_path / "rewritten.tar.gz"
+    change = {
+        blocked["evidence"] + "results.json": json.dumps(results).encode(),
+        blocked["evidence"] + "run.json": layout.pretty_json(kept),
+    }
+    _resign(period, change, keys / "signing.key", target)
+    outcome = verify(target, keys)
+    assert outcome.code == 1, outcome.output
+    assert "signature: DSSE envelope signed by trusted key" in outcome.stdout
+    assert f"{blocked['evidence']}results.json: says run {blocked['run_id']} compliant" in (
+        outcome.stdout
+    )
+    assert f"{blocked['evidence']}run.json: says run" in outcome.stdout
+
+
+def test_a_run_assessment_that_is_not_valid_oscal_fails_even_when_re_signed(
+    period: Path, keys: Path, tmp_path: Path
+) -> None:
+    files = members(period)
+    name = next(n for n in files if n.endswith("/assessment-results.json"))
+    document = json.loads(files[name])
+    del document["assessment-results"]["metadata"]
+    target = tmp_path / "invalid.tar.gz"
+    _resign(period, {name: json.dumps(document).encode()}, keys / "signing.key", target)
+    outcome = verify(target, keys)
+    assert outcome.code == 1 and f"FAILED: {name}: " in outcome.stdout, outcome.output

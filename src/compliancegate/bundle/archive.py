@@ -702,10 +702,17 @@ def _open_stream(path: Path) -> Iterator[_Gunzip]:
 
 
 def scan_archive(
-    path: Path, keep: Callable[[str], bool] = lambda n: False, limits: Limits = Limits()
+    path: Path,
+    keep: Callable[[str], bool] = lambda n: False,
+    limits: Limits = Limits(),
+    visit: Callable[[str], Callable[[bytes], None] | None] | None = None,
 ) -> list[Scanned]:
     """Every member's name, size and SHA-256 in archive order, and the bytes of those ``keep``
     selects, reading the archive as a stream and writing nothing to disk.
+
+    ``visit(name)`` may return a function that is given the member's bytes as soon as they
+    are read, and they are not kept: memory then stays that of one member, however many
+    such members there are (a bundle's runs). Each is still at most ``limits.kept_bytes``.
 
     :class:`ArchiveError` (naming the member where there is one) for anything but the layout
     the module docstring describes: not gzip or not tar, truncated anywhere, a member that is
@@ -719,21 +726,27 @@ def scan_archive(
             for entry in _entries(stream, file, limits):
                 digest = hashlib.sha256()
                 parts: list[bytes] | None = None
-                if keep(entry.name):
-                    kept += entry.size
-                    if kept > limits.kept_bytes:
+                consumer = visit(entry.name) if visit is not None else None
+                keeping = consumer is None and keep(entry.name)
+                if keeping or consumer is not None:
+                    size = kept + entry.size if keeping else entry.size
+                    if size > limits.kept_bytes:
                         raise ArchiveError(
                             f"member {entry.name!r}: the members to read add up to more than "
                             f"the limit of {limits.kept_bytes} bytes",
                             file=file,
                             member=entry.name,
                         )
+                    kept = size if keeping else kept
                     parts = []
                 for chunk in entry.chunks:
                     digest.update(chunk)
                     if parts is not None:
                         parts.append(chunk)
                 data = None if parts is None else b"".join(parts)
+                if consumer is not None and data is not None:
+                    consumer(data)
+                    data = None
                 scanned.append(Scanned(entry.name, entry.size, digest.hexdigest(), data))
     except OSError as exc:
         raise ArchiveError(f"cannot read the archive: {exc.strerror or exc}", file=file) from None

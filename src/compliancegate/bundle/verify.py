@@ -18,7 +18,7 @@ In order, each step trusting only what the steps before it proved:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,12 +50,69 @@ class Verification:
 
 
 def _kept(name: str) -> bool:
-    """Members read into memory: the small ones verification parses."""
-    return (
-        name in (layout.ENVELOPE, layout.MANIFEST, layout.RECORDS, layout.HEADS)
-        or name in layout.OSCAL_MEMBERS
-        or (name.startswith(layout.RUNS) and name.endswith(("/" + layout.RUN_FILE, ".json")))
+    """Members read into memory: the small ones verification parses whole."""
+    return name in (layout.ENVELOPE, layout.MANIFEST, layout.RECORDS, layout.HEADS) or (
+        name in layout.OSCAL_MEMBERS
     )
+
+
+RESULTS = "results.json"
+ASSESSMENT = "assessment-results.json"
+
+
+class _RunDocuments:
+    """What verification needs of each run's documents, taken as the archive streams by and
+    then dropped: a bundle of a year of runs is verified in the memory of one run.
+
+    Facts are recorded by member name; they are only used once the member's digest is
+    proved to be the signed one, so reading before the signature is checked trusts nothing.
+    """
+
+    def __init__(self) -> None:
+        self.facts: dict[str, tuple[Any, ...]] = {}
+        """``run.json``: (run_id, decision, started_at); ``results.json``: (run id,
+        decision); an error: (message,)."""
+        self.oscal: dict[str, list[str]] = {}
+        """Each run's assessment results: its first schema errors."""
+
+    def visit(self, name: str) -> Callable[[bytes], None] | None:
+        if not name.startswith(layout.RUNS):
+            return None
+        if name.endswith("/" + layout.RUN_FILE):
+            return lambda data: self._run(name, data)
+        if name.endswith("/" + RESULTS):
+            return lambda data: self._results(name, data)
+        if name.endswith("/" + ASSESSMENT):
+            return lambda data: self._assessment(name, data)
+        return None
+
+    def _run(self, name: str, data: bytes) -> None:
+        try:
+            document = _json(data, name)
+            self.facts[name] = (
+                document.get("run_id"),
+                document.get("decision"),
+                document.get("started_at"),
+            )
+        except (ValueError, AttributeError) as exc:
+            self.facts[name] = (f"{name}: {exc}",)
+
+    def _results(self, name: str, data: bytes) -> None:
+        try:
+            report = _json(data, name)
+            self.facts[name] = (report.get("run", {}).get("id"), report.get("decision"))
+        except (ValueError, AttributeError) as exc:
+            self.facts[name] = (f"{name}: {exc}",)
+
+    def _assessment(self, name: str, data: bytes) -> None:
+        from compliancegate.oscal.validation import validate_oscal
+
+        try:
+            document = _json(data, name)
+        except ValueError as exc:
+            self.oscal[name] = [str(exc)]
+            return
+        self.oscal[name] = [f"{name}: {error}" for error in validate_oscal(document)[:5]]
 
 
 def _json(data: bytes | None, name: str) -> Any:
@@ -76,8 +133,9 @@ def verify_bundle(path: Path, trusted: Sequence[PublicKey]) -> Verification:
     from compliancegate.bundle.dsse import EnvelopeError, open_envelope
 
     checked: list[str] = []
+    documents = _RunDocuments()
     try:
-        scanned = scan_archive(path, keep=_kept)
+        scanned = scan_archive(path, keep=_kept, visit=documents.visit)
     except ArchiveError as exc:
         return Verification((f"archive: {exc}",), ())
     checked.append(f"archive: {len(scanned)} regular files, safe names, nothing after the end")
@@ -121,7 +179,7 @@ def verify_bundle(path: Path, trusted: Sequence[PublicKey]) -> Verification:
                 f"ledger: records {ledger['first']} to {ledger['last']} chain, end at "
                 f"{ledger['head']['hash'][:16]}..., {signed}"
             )
-            run_notes = _runs(manifest, records, by_name)
+            run_notes = _runs(manifest, records, by_name, documents)
             problems += run_notes
             if not run_notes:
                 checked.append(
@@ -130,10 +188,10 @@ def verify_bundle(path: Path, trusted: Sequence[PublicKey]) -> Verification:
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         # Signed by a trusted key yet malformed: still a failure, never a traceback.
         problems.append(f"{layout.MANIFEST}: malformed ({type(exc).__name__}: {exc})")
-    oscal_notes, documents = _oscal(by_name)
+    oscal_notes, count = _oscal(by_name, documents)
     problems += oscal_notes
     if not oscal_notes:
-        checked.append(f"OSCAL: {documents} document(s) valid against NIST's OSCAL schemas")
+        checked.append(f"OSCAL: {count} document(s) valid against NIST's OSCAL schemas")
     if problems:
         return Verification(tuple(problems), tuple(checked), key_id)
     digests = {name: member.sha256 for name, member in by_name.items()}
@@ -224,10 +282,37 @@ def _ledger(
     return records, []
 
 
-def _runs(
-    manifest: Mapping[str, Any], records: Sequence[Any], by_name: Mapping[str, Any]
+def _run_documents(
+    folder: str, run_id: str, record: Any, by_name: Mapping[str, Any], documents: _RunDocuments
 ) -> list[str]:
-    from compliancegate.ledger.records import RecordKind, format_time
+    """A run's kept ``run.json`` and ``results.json`` say what the ledger records of it."""
+    from compliancegate.ledger.records import format_time
+
+    decision, at = record.data["decision"], format_time(record.at)
+    problems = []
+    for name, expected in (
+        (folder + layout.RUN_FILE, (run_id, decision, at)),
+        (folder + RESULTS, (run_id, decision)),
+    ):
+        if name not in by_name:
+            problems.append(f"{name} is missing")
+            continue
+        facts = documents.facts.get(name)
+        if facts is None or len(facts) == 1:
+            problems.append(facts[0] if facts else f"{name} was not read")
+        elif facts != expected:
+            said = " ".join(str(f) for f in facts)
+            problems.append(f"{name}: says run {said}, the ledger records {' '.join(expected)}")
+    return problems
+
+
+def _runs(
+    manifest: Mapping[str, Any],
+    records: Sequence[Any],
+    by_name: Mapping[str, Any],
+    documents: _RunDocuments,
+) -> list[str]:
+    from compliancegate.ledger.records import RecordKind
 
     # By record number: a run id may be used twice (a retried job), a record only once.
     recorded = {
@@ -253,35 +338,7 @@ def _runs(
         folder = run.get("evidence")
         if folder is None:
             continue
-        kept = by_name.get(folder + layout.RUN_FILE)
-        try:
-            document = _json(kept.data if kept else None, folder + layout.RUN_FILE)
-        except ValueError as exc:
-            problems.append(str(exc))
-            continue
-        if (
-            document.get("run_id") != run_id
-            or document.get("decision") != record.data["decision"]
-            or document.get("started_at") != format_time(record.at)
-        ):
-            problems.append(
-                f"{folder}{layout.RUN_FILE}: says run {document.get('run_id')} "
-                f"{document.get('decision')} at {document.get('started_at')}, the ledger "
-                f"records {run_id} {record.data['decision']} at {format_time(record.at)}"
-            )
-        results = by_name.get(folder + "results.json")
-        try:
-            report = _json(results.data if results else None, folder + "results.json")
-        except ValueError as exc:
-            problems.append(str(exc))
-            continue
-        said = report.get("run", {}).get("id") if isinstance(report, dict) else None
-        if said != run_id or report.get("decision") != record.data["decision"]:
-            problems.append(
-                f"{folder}results.json: says run {said} "
-                f"{report.get('decision')}, the ledger records {run_id} "
-                f"{record.data['decision']}"
-            )
+        problems += _run_documents(folder, run_id, record, by_name, documents)
     for seq, record in recorded.items():
         if seq not in listed:
             problems.append(
@@ -291,14 +348,11 @@ def _runs(
     return problems
 
 
-def _oscal(by_name: Mapping[str, Any]) -> tuple[list[str], int]:
+def _oscal(by_name: Mapping[str, Any], documents: _RunDocuments) -> tuple[list[str], int]:
     from compliancegate.oscal.validation import validate_oscal
 
-    names = [n for n in layout.OSCAL_MEMBERS if n in by_name]
-    names += sorted(
-        n for n in by_name if n.startswith(layout.RUNS) and n.endswith("/assessment-results.json")
-    )
     problems = []
+    names = [n for n in layout.OSCAL_MEMBERS if n in by_name]
     for name in names:
         try:
             document = _json(by_name[name].data, name)
@@ -306,6 +360,8 @@ def _oscal(by_name: Mapping[str, Any]) -> tuple[list[str], int]:
             problems.append(str(exc))
             continue
         problems += [f"{name}: {error}" for error in validate_oscal(document)[:5]]
+    for name in sorted(documents.oscal):
+        problems += documents.oscal[name]
     if layout.POAM not in by_name:
         problems.append(f"{layout.POAM} is missing")
-    return problems, len(names)
+    return problems, len(names) + len(documents.oscal)
