@@ -227,3 +227,31 @@ def test_show_refuses_a_malformed_bundle_with_a_message(tmp_path: Path, manifest
     outcome = cli(["bundle", "show", str(bundle)])
     assert outcome.code == 2, outcome.output
     assert "hostile.tar.gz" in outcome.output and "internal error" not in outcome.output
+
+
+def test_the_file_an_evidence_sidecar_attests_is_in_a_full_bundle(
+    keys: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example release attests a penetration-test letter with a sidecar: the letter is
+    hashed to check the sidecar, so the bundle carries it (not only the sidecar)."""
+    import shutil
+
+    from cli_runs import run_in_process
+
+    repo = Path(__file__).resolve().parents[2]
+    work = tmp_path / "work"
+    for folder in ("examples", "policies", "registers"):
+        shutil.copytree(repo / folder, work / folder, ignore=shutil.ignore_patterns(".*"))
+    monkeypatch.chdir(work)
+    env = {"NO_COLOR": "1", "COMPLIANCEGATE_NOW": None, **_env(keys)}
+    checked = run_in_process(
+        ["check", "--config", "examples/compliancegate.yaml", "--run-id", "ex1"], env
+    )
+    assert checked.code in (0, 1), checked.output
+    out = tmp_path / "ex.tar.gz"
+    made = run_in_process(["bundle", "create", "--run", "ex1", "-o", str(out)], env)
+    assert made.code == 0, made.output
+    files = _files(out)
+    kept = json.loads(files["runs/ex1/run.json"])
+    (letter,) = [a for a in kept["artifacts"] if a["path"].endswith("/PT-2026-02-letter.txt")]
+    assert files[letter["member"]] == (work / letter["path"]).read_bytes()

@@ -86,6 +86,7 @@ class Evidence:
                     "(a new sidecar with the new sha256)"
                 ),
             )
+        source.also_judged.append((target_display, actual))
         normalized = {
             "type": data["type"],
             "collected_at": data["collected_at"],

@@ -275,12 +275,15 @@ class ArtifactStore:
         return source
 
     def read_digests(self) -> dict[str, str]:
-        """SHA-256 of every file read whole during the run, by its display path."""
+        """SHA-256 of every file read whole during the run, by its display path (with the
+        files an artifact's verdict rests on, such as the file an evidence sidecar
+        attests)."""
         digests = {}
         for source in self._sources.values():
             digest = source.read_sha256
             if digest is not None:
                 digests[source.display] = digest
+            digests.update(source.also_judged)
         return digests
 
     def formats_of(self, entry: FileEntry) -> tuple[ArtifactFormat, ...]:

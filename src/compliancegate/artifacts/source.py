@@ -88,6 +88,10 @@ class Source:
         """The run's clock, for content that must not lie in the future (evidence's
         ``collected_at``); None: the wall clock when it is read."""
         self._refusal = refusal
+        self.also_judged: list[tuple[str, str]] = []
+        """(display path, SHA-256) of other files this artifact's verdict rests on, hashed
+        whole while it was parsed (the file an evidence sidecar attests): a bundle carries
+        them with the artifact."""
 
     def error(
         self, message: str, *, line: int | None = None, hint: str | None = None
