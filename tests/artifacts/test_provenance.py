@@ -397,13 +397,20 @@ def test_a_subject_shipped_beside_its_provenance_is_checked_against_its_digest(
     provenance = tmp_path / "app.intoto.json"
     provenance.write_text(json.dumps(statement))
 
+    judged: dict[str, str] = {}
+
     def subjects() -> list[Any]:
         store = ArtifactStore([tmp_path])
         entry = next(e for e in store.files if e.path.name == "app.intoto.json")
         (artifact,) = store.artifacts(entry, store.format_for(entry, "provenance"))
+        judged.clear()
+        judged.update(store.read_digests())
         return [s["artifact"] for s in artifact.document["subjects"]]
 
     first, outside, absent = subjects()
+    # The released file is judged with the provenance: its digest is the run's (a bundle
+    # carries it), under the name the report shows.
+    assert judged[first["path"]] == good
     assert first is not None
     assert first["digest_matches"] is True
     assert first["path"].endswith("app.tar.gz")

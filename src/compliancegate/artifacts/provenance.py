@@ -97,6 +97,8 @@ def released_artifact(source: Source, name: str | None, digest: Any) -> dict[str
             f"{shown}, a subject of this provenance, cannot be read: {exc}"
         ) from None
     expected = digest.get("sha256") if isinstance(digest, dict) else None
+    # The released file is judged against the provenance: a bundle carries it with it.
+    source.also_judged.append((shown, actual))
     return {
         "path": shown,
         "sha256": actual,
