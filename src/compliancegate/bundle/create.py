@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -277,6 +278,43 @@ def _run_members(
     return document
 
 
+def _gather_runs(
+    members: _Members, runs: Sequence[Record], state_dir: Path, judged: _Artifacts | None
+) -> tuple[list[dict[str, Any]], RunEvidence | None]:
+    """Each run of the scope as the manifest lists it, its kept evidence added to
+    ``members`` where this machine kept it; and the last run whose evidence was kept."""
+    entries = []
+    last_kept = None
+    for run in runs:
+        run_id = str(run.data["run_id"])
+        evidence = load_run(state_dir, run_id)
+        if evidence is not None and evidence.started_at != format_time(run.at):
+            # The id was used again (a retried job): what is kept is the later run's.
+            evidence = None
+        if evidence is not None and evidence.decision != run.data["decision"]:
+            raise BundleError(
+                f"the evidence kept for run {run_id} says {evidence.decision}, the ledger "
+                f"says {run.data['decision']}: the kept evidence is not this run's",
+                file=str(evidence.folder),
+            )
+        folder = None
+        if evidence is not None:
+            _run_members(members, evidence, judged)
+            folder = layout.RUNS + run_folder_name(run_id) + "/"
+            last_kept = evidence
+        entries.append(
+            {
+                "run_id": run_id,
+                "seq": run.seq,
+                "at": format_time(run.at),
+                "environment": run.data["environment"],
+                "decision": run.data["decision"],
+                "evidence": folder,
+            }
+        )
+    return entries, last_kept
+
+
 def create_bundle(
     store: LedgerStore,
     scope: Scope,
@@ -316,35 +354,7 @@ def create_bundle(
     state = _state(segment, now)
     members = _Members()
     judged = _Artifacts(strict=scope.run is not None) if artifacts else None
-    last_kept: RunEvidence | None = None
-    kept: list[str] = []
-    manifest_runs = []
-    for run in runs:
-        run_id = str(run.data["run_id"])
-        evidence = load_run(state_dir, run_id)
-        if evidence is not None and evidence.started_at != format_time(run.at):
-            # The id was used again (a retried job): what is kept is the later run's.
-            evidence = None
-        if evidence is not None and evidence.decision != run.data["decision"]:
-            raise BundleError(
-                f"the evidence kept for run {run_id} says {evidence.decision}, the ledger "
-                f"says {run.data['decision']}: the kept evidence is not this run's",
-                file=str(evidence.folder),
-            )
-        entry: dict[str, Any] = {
-            "run_id": run_id,
-            "seq": run.seq,
-            "at": format_time(run.at),
-            "environment": run.data["environment"],
-            "decision": run.data["decision"],
-            "evidence": None,
-        }
-        if evidence is not None:
-            _run_members(members, evidence, judged)
-            entry["evidence"] = layout.RUNS + run_folder_name(run_id) + "/"
-            kept.append(run_id)
-            last_kept = evidence
-        manifest_runs.append(entry)
+    manifest_runs, last_kept = _gather_runs(members, runs, state_dir, judged)
     carried = segment.lines[segment.first - 1 : segment.last]
     members.data(layout.RECORDS, b"".join(carried))
     if segment.heads:
@@ -419,9 +429,7 @@ def create_bundle(
         size=size,
         members=len(members.items),
         runs=tuple(str(r.data["run_id"]) for r in runs),
-        without_evidence=tuple(
-            str(r.data["run_id"]) for r in runs if str(r.data["run_id"]) not in kept
-        ),
+        without_evidence=tuple(r["run_id"] for r in manifest_runs if r["evidence"] is None),
         first=segment.first,
         last=segment.last,
         key_id=key.key_id,
