@@ -15,9 +15,10 @@ import pytest
 from ledger_project import day, git
 from test_ledger_gitstore import run_op, store_for
 
-from compliancegate.ledger.chain import ChainHead
-from compliancegate.ledger.files import HEAD_FILE, RECORDS_FILE, Head, encode_head
-from compliancegate.ledger.gitstore import GitStore
+from compliancegate.ledger.chain import TAMPER_HINT, ChainHead
+from compliancegate.ledger.files import EMPTY_HEAD, HEAD_FILE, RECORDS_FILE, Head, encode_head
+from compliancegate.ledger.gitstore import PIN_VARIABLE, GitStore
+from compliancegate.ledger.interface import ChainError, LedgerError, LedgerRewritten
 from compliancegate.ledger.records import line_hash
 
 
@@ -158,3 +159,288 @@ def test_a_history_that_only_grew_is_accepted(writer: GitStore, remote: Path) ->
     push_by_hand(remote, head_of(b"".join(lines)), b"".join(lines))
     problem = writer.verify().problem
     assert problem is not None
+
+
+# --------------------------------------------------------------- reading the branch
+# ``_read``, ``_load`` and ``_check_known``: what the store reads from a commit, where its
+# errors point, and what the runner's memory of the last verified head does.
+
+
+def _object(remote: Path, kind: str, data: bytes) -> str:
+    args = ["git", "--git-dir", str(remote)]
+    args += ["mktree"] if kind == "tree" else ["hash-object", "-w", "--stdin"]
+    done = subprocess.run(args, input=data, capture_output=True, check=True)
+    return done.stdout.decode().strip()
+
+
+def push_entries(remote: Path, entries: dict[str, bytes | None]) -> None:
+    """A commit on the branch whose tree holds ``entries``: a file per name, or an empty
+    folder holding one file where the value is None."""
+    rows = []
+    for name, data in sorted(entries.items()):
+        if data is None:
+            inner = _object(remote, "blob", b"x")
+            sub = _object(remote, "tree", f"100644 blob {inner}\tx\n".encode())
+            rows.append(f"040000 tree {sub}\t{name}\n")
+        else:
+            rows.append(f"100644 blob {_object(remote, 'blob', data)}\t{name}\n")
+    tree = _object(remote, "tree", "".join(rows).encode())
+    commit = git("--git-dir", str(remote), "commit-tree", tree, "-m", "by hand").strip()
+    git("--git-dir", str(remote), "update-ref", "refs/heads/ledger", commit)
+
+
+def known_file(store: GitStore) -> Path:
+    return store.cache / "known-head.json"
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["records only", "head only", "head is a folder", "records is a folder", "empty tree"],
+)
+def test_a_branch_that_does_not_hold_a_ledger_is_refused_by_name(
+    writer: GitStore, remote: Path, tmp_path: Path, layout: str
+) -> None:
+    head, records = blobs(remote)
+    entries: dict[str, bytes | None] = {
+        "records only": {RECORDS_FILE: records},
+        "head only": {HEAD_FILE: head},
+        "head is a folder": {HEAD_FILE: None, RECORDS_FILE: records},
+        "records is a folder": {HEAD_FILE: head, RECORDS_FILE: None},
+        "empty tree": {"README": b"not a ledger\n"},
+    }[layout]
+    push_entries(remote, entries)
+    for store in (writer, store_for(remote, tmp_path / "fresh")):
+        with pytest.raises(LedgerError) as caught:
+            store.verify()
+        assert not isinstance(caught.value, ChainError)
+        assert caught.value.message == (
+            f"the branch does not hold a ledger ({HEAD_FILE} and {RECORDS_FILE})"
+        )
+        assert caught.value.subject == store.location
+        with pytest.raises(LedgerError, match="does not hold a ledger"):
+            store.snapshot(day(3))
+
+
+@pytest.mark.parametrize("records", [1, 2, 3, 4])
+def test_both_files_are_read_whole_whatever_their_sizes(
+    writer: GitStore, remote: Path, tmp_path: Path, records: int
+) -> None:
+    # head.json and records.jsonl come back from one ``cat-file --batch``: each must be cut
+    # at its own size, so a prefix of the ledger of any length reads back exactly.
+    _, data = blobs(remote)
+    prefix = b"".join(data.splitlines(keepends=True)[:records])
+    push_by_hand(remote, head_of(prefix), prefix, parent=False)
+    fresh = store_for(remote, tmp_path / "fresh")
+    report = fresh.verify()
+    assert report.ok, report.problem
+    assert report.records == records
+    assert report.head == line_hash(prefix.splitlines()[-1])
+    assert fresh._read(git("--git-dir", str(remote), "rev-parse", "ledger").strip()) == (
+        Head(ChainHead(records, line_hash(prefix.splitlines()[-1]), len(prefix))),
+        prefix,
+    )
+
+
+def test_a_branch_that_does_not_exist_reads_as_an_empty_ledger(
+    remote: Path, tmp_path: Path
+) -> None:
+    store = store_for(remote, tmp_path / "fresh")
+    assert store._read(None) == (EMPTY_HEAD, b"")
+    report = store.verify()
+    assert report.ok and report.records == 0
+    assert "the branch has no records yet" in report.notes
+    # Nothing was verified, so nothing is remembered.
+    assert not known_file(store).exists()
+
+
+def test_a_malformed_head_names_the_branch_and_its_file(
+    writer: GitStore, remote: Path, tmp_path: Path
+) -> None:
+    _, records = blobs(remote)
+    push_by_hand(remote, b'{"v": 2}', records)
+    problem = store_for(remote, tmp_path / "fresh").verify().problem
+    assert problem is not None and problem.seq == 0
+    assert problem.message.startswith(f"{HEAD_FILE} is malformed")
+    assert problem.file == f"{writer.location}:{HEAD_FILE}"
+
+
+def test_bytes_after_the_head_point_at_the_records_file_and_the_next_record(
+    writer: GitStore, remote: Path
+) -> None:
+    head, records = blobs(remote)
+    push_by_hand(remote, head, records + b"x")
+    problem = writer.verify().problem
+    assert problem is not None
+    assert problem.message == "the records file does not end where the ledger's head says"
+    assert problem.seq == 5
+    assert problem.file == f"{writer.location}:{RECORDS_FILE}"
+    assert problem.hint == TAMPER_HINT
+
+
+def test_a_damaged_record_points_at_the_records_file_of_the_branch(
+    writer: GitStore, remote: Path, tmp_path: Path
+) -> None:
+    _, records = blobs(remote)
+    lines = records.splitlines(keepends=True)
+    lines[1] = b"x" + lines[1][1:]
+    edited = b"".join(lines)
+    push_by_hand(remote, head_of(edited), edited)
+    problem = store_for(remote, tmp_path / "fresh").verify().problem
+    assert problem is not None and problem.seq == 2
+    assert problem.file == f"{writer.location}:{RECORDS_FILE}"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not json",
+        b"[4]",
+        b"{}",
+        b'{"seq": 4}',
+        b'{"hash": "00"}',
+        b'{"seq": "four", "hash": "00"}',
+        b'{"seq": null, "hash": "00"}',
+        b'{"seq": 0, "hash": "00"}',
+    ],
+    ids=["empty", "text", "list", "no-keys", "no-hash", "no-seq", "word", "null", "zero"],
+)
+def test_a_runner_memory_it_cannot_read_is_no_memory(
+    writer: GitStore, remote: Path, content: bytes
+) -> None:
+    # The file is the runner's own, outside the gated tree: unreadable, it means what a
+    # fresh runner knows (nothing), and the next verify replaces it with what it saw.
+    known_file(writer).write_bytes(content)
+    report = writer.verify()
+    assert report.ok, report.problem
+    assert json.loads(known_file(writer).read_text()) == {"seq": 4, "hash": report.head}
+
+
+def test_a_runner_memory_as_a_folder_is_no_memory(writer: GitStore, remote: Path) -> None:
+    known = known_file(writer)
+    known.unlink()
+    known.mkdir()
+    assert writer._check_known(*blobs_of(writer, remote), name="n") is None
+
+
+def blobs_of(store: GitStore, remote: Path) -> tuple[Head, bytes]:
+    return store._read(git("--git-dir", str(remote), "rev-parse", "ledger").strip())
+
+
+def test_the_runner_remembers_the_last_record_it_verified(writer: GitStore, remote: Path) -> None:
+    _, records = blobs(remote)
+    last = records.splitlines()[-1]
+    assert json.loads(known_file(writer).read_text()) == {"seq": 4, "hash": line_hash(last)}
+    # At its own head and at every earlier record it remembers, the ledger is accepted.
+    head, records = blobs_of(writer, remote)
+    for seq, line in enumerate(records.splitlines(), start=1):
+        known_file(writer).write_text(json.dumps({"seq": seq, "hash": line_hash(line)}))
+        writer._check_known(head, records, "n")
+    # One record further than the ledger holds, or any record with another hash, is not.
+    known_file(writer).write_text(json.dumps({"seq": 5, "hash": line_hash(last)}))
+    with pytest.raises(LedgerRewritten):
+        writer._check_known(head, records, "n")
+    for seq in (1, 2, 3, 4):
+        known_file(writer).write_text(json.dumps({"seq": seq, "hash": "0" * 64}))
+        with pytest.raises(LedgerRewritten) as caught:
+            writer._check_known(head, records, "n")
+        assert caught.value.seq == seq
+
+
+def rewritten(store: GitStore) -> ChainError:
+    problem = store.verify().problem
+    assert isinstance(problem, LedgerRewritten)
+    assert problem.file == f"{store.location}:{RECORDS_FILE}"
+    assert problem.hint == f"if the rewrite was deliberate, delete {known_file(store)}"
+    return problem
+
+
+def test_a_rewrite_says_what_the_runner_saw_and_what_the_branch_holds(
+    writer: GitStore, remote: Path, tmp_path: Path
+) -> None:
+    saw = "this runner verified record 4 before, and the remote no longer has it unchanged"
+    _, records = blobs(remote)
+    expected = line_hash(records.splitlines()[3])
+    # Another ledger of the same length force-pushed in its place.
+    other = tmp_path / "other.git"
+    git("init", "--quiet", "--bare", str(other), cwd=tmp_path)
+    forger = store_for(other, tmp_path / "forger")
+    forger._queue.add([run_op("r1", "CVE-1", at=day(0))])
+    forger._queue.add([run_op("r2", "CVE-1", "CVE-3", at=day(1))])
+    assert forger.commit([]).stored == 2
+    git("--git-dir", str(remote), "fetch", "--quiet", str(other), "+ledger:ledger")
+    forged = blobs(remote)[1].splitlines()
+    problem = rewritten(writer)
+    assert problem.seq == 4
+    assert problem.message == (
+        f"{saw}: the branch's history was rewritten (expected record 4 to hash to "
+        f"{expected}, found {line_hash(forged[3])})"
+    )
+    # Cut back to two records.
+    two = b"".join(records.splitlines(keepends=True)[:2])
+    push_by_hand(remote, head_of(two), two, parent=False)
+    problem = rewritten(writer)
+    assert problem.seq == 4
+    assert problem.message == (
+        f"{saw}: the branch's history was rewritten (expected record 4 ({expected}), "
+        "found the ledger ending at record 2)"
+    )
+    # The branch deleted.
+    git("--git-dir", str(remote), "update-ref", "-d", "refs/heads/ledger")
+    problem = rewritten(writer)
+    assert problem.seq == 4
+    assert problem.message == (
+        f"{saw}: the branch's history was rewritten (expected record 4 ({expected}), "
+        "found no records: the branch was deleted)"
+    )
+
+
+def pin(store: GitStore, remote: Path, value: str, root: Path) -> GitStore:
+    return store_for(remote, root, environ={PIN_VARIABLE: value})
+
+
+def test_a_pinned_head_still_in_the_ledger_is_accepted(
+    writer: GitStore, remote: Path, tmp_path: Path
+) -> None:
+    _, records = blobs(remote)
+    for seq, line in enumerate(records.splitlines(), start=1):
+        fresh = pin(writer, remote, f"{seq}:{line_hash(line)}", tmp_path / f"pin{seq}")
+        report = fresh.verify()
+        assert report.ok, report.problem
+
+
+def test_a_pinned_head_no_longer_in_the_ledger_is_refused_on_a_fresh_runner(
+    writer: GitStore, remote: Path, tmp_path: Path
+) -> None:
+    _, records = blobs(remote)
+    lines = records.splitlines()
+    hint = f"the branch was rewritten; restore it, or correct {PIN_VARIABLE}"
+    start = f"the pinned head ({PIN_VARIABLE}) is not in the ledger: "
+    name = f"{writer.location}:{RECORDS_FILE}"
+    cases = {
+        f"5:{line_hash(lines[3])}": (
+            5,
+            f"expected record 5 ({line_hash(lines[3])}), found the ledger ending at record 4",
+        ),
+        f"2:{'0' * 64}": (
+            2,
+            f"expected record 2 to hash to {'0' * 64}, found {line_hash(lines[1])}",
+        ),
+    }
+    for index, (value, (seq, found)) in enumerate(cases.items()):
+        problem = pin(writer, remote, value, tmp_path / f"p{index}").verify().problem
+        assert isinstance(problem, LedgerRewritten)
+        assert (problem.message, problem.seq, problem.file, problem.hint) == (
+            start + found,
+            seq,
+            name,
+            hint,
+        )
+    git("--git-dir", str(remote), "update-ref", "-d", "refs/heads/ledger")
+    value = f"1:{line_hash(lines[0])}"
+    problem = pin(writer, remote, value, tmp_path / "deleted").verify().problem
+    assert isinstance(problem, LedgerRewritten) and problem.seq == 1
+    assert problem.message == (
+        f"{start}expected record 1 ({line_hash(lines[0])}), found no records: "
+        "the branch was deleted"
+    )
