@@ -172,7 +172,10 @@ def test_the_smallest_valid_values_are_accepted() -> None:
 
 
 @pytest.mark.parametrize(
-    "line", [b"", b"not json", b"[1]", b'"text"', b"\xff", b'{"v":1'], ids=repr
+    "line",
+    [b"", b"not json", b"[1]", b'"text"', b"\xff", b'{"v":1'],
+    # Plain ids: mutmut cannot select a test whose id holds quotes and backslashes.
+    ids=["empty", "text", "list", "string", "not-utf8", "cut"],
 )
 def test_what_is_not_a_json_object_is_malformed(line: bytes) -> None:
     with pytest.raises(RecordFormatError, match=r"not valid JSON|not a JSON object"):
@@ -305,7 +308,11 @@ def test_a_malformed_line_is_reported_with_its_number(at: int) -> None:
     assert error.seq == at + 1 and error.message.startswith("malformed: ")
 
 
-@pytest.mark.parametrize("padding", [b" ", b"\t", b"\r", b"  ", b" \t\r "], ids=repr)
+@pytest.mark.parametrize(
+    "padding",
+    [b" ", b"\t", b"\r", b"  ", b" \t\r "],
+    ids=["space", "tab", "cr", "spaces", "mixed"],
+)
 @pytest.mark.parametrize("at", [0, 2])
 def test_every_byte_of_a_line_is_in_its_hash(padding: bytes, at: int) -> None:
     # Whitespace after the closing brace parses to the same record: only a hash over the
