@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from ledger_project import day
 
-from compliancegate.ledger.chain import EMPTY, GENESIS, ChainHead, ChainWalk, link
+from compliancegate.ledger.chain import EMPTY, GENESIS, TAMPER_HINT, ChainHead, ChainWalk, link
 from compliancegate.ledger.interface import ChainError
 from compliancegate.ledger.records import (
     _FIELDS,
@@ -338,3 +338,30 @@ def test_a_line_cut_short_before_the_end_is_reported(after: bytes) -> None:
     lines = chain_lines(3)
     error = _error([lines[0], lines[1][:-1], after])
     assert error.seq == 2 and "a record is cut short before the end" in error.message
+
+
+@pytest.mark.parametrize(
+    "damage", ["malformed", "renumbered", "unlinked", "not-genesis", "after-the-tail"]
+)
+def test_every_chain_error_names_the_file_the_line_and_the_likely_tampering(
+    damage: str,
+) -> None:
+    lines = chain_lines(3)
+    at = 0 if damage == "not-genesis" else 1
+    if damage == "malformed":
+        lines[at] = b"{}\n"
+    elif damage == "renumbered":
+        lines[at] = lines[at].replace(b'"seq":2', b'"seq":7')
+    elif damage in ("unlinked", "not-genesis"):
+        raw = json.loads(lines[at])
+        raw["prev"] = "f" * 64
+        lines[at] = canonical(raw) + b"\n"
+    else:
+        lines[at] = lines[at][:-1]  # a torn line with a record after it
+    error = _error(lines)
+    assert (error.seq, error.line, error.file, error.hint) == (
+        at + 1,
+        at + 1,
+        "records.jsonl",
+        TAMPER_HINT,
+    )
