@@ -15,11 +15,11 @@ import pytest
 from ledger_project import day, git
 from test_ledger_gitstore import run_op, store_for
 
-from compliancegate.ledger.chain import TAMPER_HINT, ChainHead
+from compliancegate.ledger.chain import GENESIS, TAMPER_HINT, ChainHead, link
 from compliancegate.ledger.files import EMPTY_HEAD, HEAD_FILE, RECORDS_FILE, Head, encode_head
 from compliancegate.ledger.gitstore import PIN_VARIABLE, GitStore
 from compliancegate.ledger.interface import ChainError, LedgerError, LedgerRewritten
-from compliancegate.ledger.records import line_hash
+from compliancegate.ledger.records import Entry, RecordKind, line_hash
 
 
 def blobs(remote: Path, ref: str = "ledger") -> tuple[bytes, bytes]:
@@ -443,4 +443,104 @@ def test_a_pinned_head_no_longer_in_the_ledger_is_refused_on_a_fresh_runner(
     assert problem.message == (
         f"{start}expected record 1 ({line_hash(lines[0])}), found no records: "
         "the branch was deleted"
+    )
+
+
+# --------------------------------------------------------------- the history walk
+# ``verify_signed`` walks every commit of the branch, reading whole records files a chunk of
+# commits at a time: rewrites are placed before, at and after each chunk boundary.
+
+
+def build_history(remote: Path, files: list[tuple[bytes, bytes]]) -> list[str]:
+    """One commit per ``(head, records)`` pair, each on the one before, on the branch; the
+    commits, oldest first."""
+    blobs = []
+    for head, records in files:
+        blobs += [_object(remote, "blob", head), _object(remote, "blob", records)]
+    trees = "".join(
+        f"100644 blob {blobs[i]}\t{HEAD_FILE}\n100644 blob {blobs[i + 1]}\t{RECORDS_FILE}\n\n"
+        for i in range(0, len(blobs), 2)
+    )
+    done = subprocess.run(
+        ["git", "--git-dir", str(remote), "mktree", "--batch"],
+        input=trees.encode(),
+        capture_output=True,
+        check=True,
+    )
+    commits: list[str] = []
+    for tree in done.stdout.decode().split():
+        parent = ["-p", commits[-1]] if commits else []
+        commits.append(
+            git("--git-dir", str(remote), "commit-tree", tree, *parent, "-m", "run").strip()
+        )
+    git("--git-dir", str(remote), "update-ref", "refs/heads/ledger", commits[-1])
+    return commits
+
+
+def chain(runs: list[str]) -> list[bytes]:
+    """The record lines (with their newlines) of one run per id."""
+    entries = [Entry(RecordKind.RUN, day(0), {**RUN_DATA, "run_id": run}) for run in runs]
+    return link(ChainHead(0, GENESIS, 0), entries).data.splitlines(keepends=True)
+
+
+RUN_DATA = {
+    "op": "o",
+    "environment": None,
+    "commit": None,
+    "branch": None,
+    "pipeline": None,
+    "decision": "compliant",
+    "fail_on": "low",
+    "tool_version": "t",
+    "policies": 0,
+    "evaluated": 0,
+    "violations": 0,
+    "changes": {},
+}
+
+
+def prefixes(lines: list[bytes], first: int, last: int) -> list[tuple[bytes, bytes]]:
+    return [(head_of(b"".join(lines[:n])), b"".join(lines[:n])) for n in range(first, last + 1)]
+
+
+def walked(remote: Path, root: Path) -> ChainError | None:
+    store = store_for(remote, root)
+    store.verify()
+    return store.verify_signed(())
+
+
+@pytest.mark.parametrize("length", [1, 2, 16, 17, 33])
+def test_a_history_that_only_appends_walks_clean_at_every_length(
+    remote: Path, tmp_path: Path, length: int
+) -> None:
+    lines = chain([f"r{n}" for n in range(length)])
+    build_history(remote, prefixes(lines, 1, length))
+    assert walked(remote, tmp_path / "fresh") is None
+
+
+@pytest.mark.parametrize("at", [2, 16, 17, 33])
+@pytest.mark.parametrize("record", [1, "last"])
+def test_the_walk_names_the_commit_that_rewrote_the_records(
+    remote: Path, tmp_path: Path, at: int, record: int | str
+) -> None:
+    # Commit ``at`` (from 1) rewrites one of its parent's records, recomputing every hash
+    # after it, and the history goes on from the rewritten chain.
+    length = at + 2
+    seq = at - 1 if record == "last" else 1
+    runs = [f"r{n}" for n in range(length)]
+    old = chain(runs)
+    runs[seq - 1] = "forged"
+    new = chain(runs)
+    commits = build_history(remote, prefixes(old, 1, at - 1) + prefixes(new, at, length))
+    problem = walked(remote, tmp_path / "fresh")
+    assert problem is not None
+    assert problem.message == (
+        f"commit {commits[at - 1][:12]} does not only append to its parent's records: it "
+        f"rewrites or removes record {seq} (its parent {commits[at - 2][:12]} has {at - 1} "
+        f"records, it has {at})"
+    )
+    assert (problem.seq, problem.file, problem.hint) == (
+        seq,
+        f"git:{remote}#ledger:{RECORDS_FILE}",
+        TAMPER_HINT,
     )
