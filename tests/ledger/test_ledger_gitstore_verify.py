@@ -20,6 +20,7 @@ from compliancegate.ledger.files import EMPTY_HEAD, HEAD_FILE, RECORDS_FILE, Hea
 from compliancegate.ledger.gitstore import PIN_VARIABLE, GitStore
 from compliancegate.ledger.interface import ChainError, LedgerError, LedgerRewritten
 from compliancegate.ledger.records import Entry, RecordKind, line_hash
+from compliancegate.signing.keys import generate
 
 
 def blobs(remote: Path, ref: str = "ledger") -> tuple[bytes, bytes]:
@@ -479,7 +480,10 @@ def build_history(remote: Path, files: list[tuple[bytes, bytes]]) -> list[str]:
 
 def chain(runs: list[str]) -> list[bytes]:
     """The record lines (with their newlines) of one run per id."""
-    entries = [Entry(RecordKind.RUN, day(0), {**RUN_DATA, "run_id": run}) for run in runs]
+    entries = [
+        Entry(RecordKind.RUN, day(0), {**RUN_DATA, "run_id": run, "op": f"op-{run}"})
+        for run in runs
+    ]
     return link(ChainHead(0, GENESIS, 0), entries).data.splitlines(keepends=True)
 
 
@@ -505,7 +509,7 @@ def prefixes(lines: list[bytes], first: int, last: int) -> list[tuple[bytes, byt
 
 def walked(remote: Path, root: Path) -> ChainError | None:
     store = store_for(remote, root)
-    store.verify()
+    assert store.verify().ok
     return store.verify_signed(())
 
 
@@ -544,3 +548,107 @@ def test_the_walk_names_the_commit_that_rewrote_the_records(
         f"git:{remote}#ledger:{RECORDS_FILE}",
         TAMPER_HINT,
     )
+
+
+def ledger_history(remote: Path, length: int) -> tuple[list[bytes], list[tuple[bytes, bytes]]]:
+    lines = chain([f"r{n}" for n in range(length)])
+    return lines, prefixes(lines, 1, length)
+
+
+@pytest.mark.parametrize("head", [None, b"{}", b'{"v": 1}'], ids=["missing", "empty", "partial"])
+@pytest.mark.parametrize("at", [1, 3])
+def test_a_commit_without_a_valid_head_is_named(
+    remote: Path, tmp_path: Path, head: bytes | None, at: int
+) -> None:
+    _, files = ledger_history(remote, 4)
+    commits = build_history(remote, files)
+    # Commit ``at`` replaced by one whose tree has no head.json, or a malformed one.
+    records = files[at - 1][1]
+    entries: dict[str, bytes | None] = {RECORDS_FILE: records}
+    if head is not None:
+        entries[HEAD_FILE] = head
+    rows = "".join(
+        f"100644 blob {_object(remote, 'blob', data or b'')}\t{name}\n"
+        for name, data in sorted(entries.items())
+    )
+    tree = _object(remote, "tree", rows.encode())
+    parent = ["-p", commits[at - 2]] if at > 1 else []
+    bad = git("--git-dir", str(remote), "commit-tree", tree, *parent, "-m", "x").strip()
+    rest = files[at:]
+    chained = [bad]
+    for head_bytes, data in rest:
+        sub = _object(
+            remote,
+            "tree",
+            f"100644 blob {_object(remote, 'blob', head_bytes)}\t{HEAD_FILE}\n"
+            f"100644 blob {_object(remote, 'blob', data)}\t{RECORDS_FILE}\n".encode(),
+        )
+        chained.append(
+            git("--git-dir", str(remote), "commit-tree", sub, "-p", chained[-1], "-m", "r").strip()
+        )
+    git("--git-dir", str(remote), "update-ref", "refs/heads/ledger", chained[-1])
+    problem = walked(remote, tmp_path / "fresh")
+    assert problem is not None
+    assert problem.message == f"commit {bad[:12]} holds no valid {HEAD_FILE}"
+    assert (problem.seq, problem.file, problem.hint) == (
+        0,
+        f"git:{remote}#ledger:{RECORDS_FILE}",
+        TAMPER_HINT,
+    )
+
+
+@pytest.mark.parametrize(
+    ("lie", "seq"),
+    [("other hash", 2), ("further", 9), ("backwards", 1)],
+)
+def test_a_head_that_names_a_record_the_branch_does_not_hold_is_named(
+    remote: Path, tmp_path: Path, lie: str, seq: int
+) -> None:
+    # Every commit only appends to its parent's records, but commit 3's head.json says
+    # something else: a record with another hash, one past the end, or an earlier one.
+    lines, files = ledger_history(remote, 4)
+    size = len(b"".join(lines[:seq])) if seq <= len(lines) else 999
+    digest = "0" * 64 if lie != "backwards" else line_hash(lines[0][:-1])
+    if lie == "further":
+        digest = "1" * 64
+    files[2] = (encode_head(Head(ChainHead(seq, digest, size))), files[2][1])
+    commits = build_history(remote, files)
+    problem = walked(remote, tmp_path / "fresh")
+    assert problem is not None
+    assert problem.message == (
+        f"commit {commits[2][:12]} ended the ledger at record {seq} ({digest}), which the "
+        "branch no longer holds unchanged: a later commit rewrote or removed it"
+    )
+    assert (problem.seq, problem.file, problem.hint) == (
+        seq,
+        f"git:{remote}#ledger:{RECORDS_FILE}",
+        TAMPER_HINT,
+    )
+
+
+def test_a_deleted_branch_fails_the_walk_only_when_something_was_expected(
+    remote: Path, tmp_path: Path
+) -> None:
+    lines, files = ledger_history(remote, 2)
+    build_history(remote, files)
+    store = store_for(remote, tmp_path / "fresh")
+    assert store.verify().ok
+    git("--git-dir", str(remote), "update-ref", "-d", "refs/heads/ledger")
+    store.verify()
+    assert store.verify_signed(()) is None
+    message = (
+        "the branch ledger does not exist: it was deleted (or never held a ledger), so no "
+        "signed head can be checked"
+    )
+    expect = ChainHead(2, line_hash(lines[1][:-1]), 0)
+    key, _ = generate(tmp_path / "k")
+    trusted = [key.public]
+    for keys, head, seq in (((), expect, 2), (trusted, None, 0), (trusted, expect, 2)):
+        problem = store.verify_signed(keys, head)
+        assert isinstance(problem, LedgerRewritten)
+        assert (problem.message, problem.seq, problem.file, problem.hint) == (
+            message,
+            seq,
+            store.location,
+            "restore the branch from a clone that still has it",
+        )
