@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from typing import Any
 
 import pytest
@@ -105,6 +106,23 @@ def test_the_canonical_form_is_sorted_compact_ascii_and_refuses_nan() -> None:
     assert canonical({"b": 1, "a": ["é", 2]}) == b'{"a":["\\u00e9",2],"b":1}'
     with pytest.raises(ValueError):
         canonical({"a": float("nan")})
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "America/Los_Angeles"])
+def test_times_are_written_in_utc_whatever_the_runner_s_time_zone(
+    zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A runner's local zone never leaks into a record: the same instant, the same bytes.
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        east = dt.timezone(dt.timedelta(hours=9))
+        moment = dt.datetime(2026, 11, 22, 8, 30, tzinfo=east)
+        assert format_time(moment) == "2026-11-21T23:30:00Z"
+        assert format_time(moment.astimezone(dt.UTC)) == "2026-11-21T23:30:00Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_times_are_utc_with_a_z_whatever_zone_they_come_in() -> None:
