@@ -652,3 +652,29 @@ def test_a_deleted_branch_fails_the_walk_only_when_something_was_expected(
             store.location,
             "restore the branch from a clone that still has it",
         )
+
+
+def test_a_runner_refuses_to_sign_on_top_of_another_key_s_head(
+    remote: Path, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    mine, _ = generate(keys / "mine.key")
+    theirs, _ = generate(keys / "theirs.key")
+    variable = "COMPLIANCEGATE_SIGNING_KEY_FILE"
+    signer = store_for(remote, tmp_path / "theirs", environ={variable: str(keys / "theirs.key")})
+    assert signer.commit([run_op("r1", at=day(0))]).stored == 1
+    store = store_for(remote, tmp_path / "mine", environ={variable: str(keys / "mine.key")})
+    with pytest.raises(LedgerRewritten) as caught:
+        store.commit([run_op("r2", at=day(1))])
+    problem = caught.value
+    assert problem.message == (
+        f"signed head 1: the last signed head (record 1) is signed by key {theirs.key_id}, not "
+        f"by this runner's key {mine.key_id}: re-signed by someone else, or the key changed"
+    )
+    assert (problem.seq, problem.file, problem.hint) == (
+        0,
+        f"{store.location}:heads.jsonl",
+        TAMPER_HINT,
+    )
+    assert len(blobs(remote)[1].splitlines()) == 1  # nothing was appended
