@@ -678,3 +678,38 @@ def test_a_runner_refuses_to_sign_on_top_of_another_key_s_head(
         TAMPER_HINT,
     )
     assert len(blobs(remote)[1].splitlines()) == 1  # nothing was appended
+
+
+def test_records_added_without_the_key_between_signed_heads_are_named(
+    remote: Path, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    key, _ = generate(keys / "ledger.key")
+    environ = {"COMPLIANCEGATE_SIGNING_KEY_FILE": str(keys / "ledger.key")}
+    # An unsigned run first (before the key existed), then a signed one: accepted.
+    assert store_for(remote, tmp_path / "plain").commit([run_op("r1", at=day(0))]).stored == 1
+    signer = store_for(remote, tmp_path / "signer", environ=environ)
+    assert signer.commit([run_op("r2", at=day(1))]).stored == 1
+    fresh = store_for(remote, tmp_path / "fresh")
+    assert fresh.verify().ok
+    assert fresh.verify_signed([key.public]) is None
+    # An unsigned run after a signed head, then a signed one on top of it.
+    assert store_for(remote, tmp_path / "plain").commit([run_op("r3", at=day(2))]).stored == 1
+    unsigned = git("--git-dir", str(remote), "rev-parse", "ledger").strip()
+    assert signer.commit([run_op("r4", at=day(3))]).stored == 1
+    fresh = store_for(remote, tmp_path / "fresh2")
+    assert fresh.verify().ok
+    problem = fresh.verify_signed([key.public])
+    assert problem is not None
+    assert problem.message == (
+        f"commit {unsigned[:12]} ends the ledger at record 3, but no signed head names it: "
+        "records were added without the signing key"
+    )
+    assert (problem.seq, problem.file, problem.hint) == (
+        3,
+        f"{fresh.location}:{RECORDS_FILE}",
+        "records appended by someone without the key, or unsigned runs",
+    )
+    # Without trusted keys, nothing is asked of the signatures.
+    assert fresh.verify_signed(()) is None
