@@ -713,3 +713,31 @@ def test_records_added_without_the_key_between_signed_heads_are_named(
     )
     # Without trusted keys, nothing is asked of the signatures.
     assert fresh.verify_signed(()) is None
+
+
+def test_the_first_commit_off_the_line_is_named_before_the_merge_that_joins_it(
+    remote: Path, tmp_path: Path
+) -> None:
+    _, files = ledger_history(remote, 4)
+    line = build_history(remote, files[:3])  # c1 - c2 - c3
+    tree = git("--git-dir", str(remote), "rev-parse", f"{line[2]}^{{tree}}").strip()
+    side = git("--git-dir", str(remote), "commit-tree", tree, "-p", line[1], "-m", "s").strip()
+    merge = git(
+        "--git-dir", str(remote), "commit-tree", tree, "-p", line[2], "-p", side, "-m", "m"
+    ).strip()
+    git("--git-dir", str(remote), "update-ref", "refs/heads/ledger", merge)
+    problem = walked(remote, tmp_path / "fresh")
+    assert problem is not None
+    named = problem.message.split()[1]
+    # rev-list puts c3 and the side commit after c2 in either order: the second of them
+    # does not follow the one before it, and is named rather than the merge.
+    assert named in (line[2][:12], side[:12])
+    assert problem.message == (
+        f"commit {named} is a merge or does not follow the commit before it: a ledger branch "
+        "is one line of appends"
+    )
+    assert (problem.seq, problem.file, problem.hint) == (
+        0,
+        f"git:{remote}#ledger:{RECORDS_FILE}",
+        TAMPER_HINT,
+    )
