@@ -741,3 +741,22 @@ def test_the_first_commit_off_the_line_is_named_before_the_merge_that_joins_it(
         f"git:{remote}#ledger:{RECORDS_FILE}",
         TAMPER_HINT,
     )
+
+
+def test_a_malformed_heads_file_stops_a_signing_runner_and_names_the_file(
+    writer: GitStore, remote: Path, tmp_path: Path
+) -> None:
+    head, records = blobs(remote)
+    push_entries(remote, {HEAD_FILE: head, RECORDS_FILE: records, "heads.jsonl": b"garbage\n"})
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    generate(keys / "mine.key")
+    store = store_for(
+        remote,
+        tmp_path / "mine",
+        environ={"COMPLIANCEGATE_SIGNING_KEY_FILE": str(keys / "mine.key")},
+    )
+    with pytest.raises(ChainError) as caught:
+        store.commit([run_op("r3", at=day(2))])
+    assert caught.value.file == f"{store.location}:heads.jsonl"
+    assert blobs(remote)[1] == records  # nothing was appended
