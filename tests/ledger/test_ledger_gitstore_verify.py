@@ -760,3 +760,36 @@ def test_a_malformed_heads_file_stops_a_signing_runner_and_names_the_file(
         store.commit([run_op("r3", at=day(2))])
     assert caught.value.file == f"{store.location}:heads.jsonl"
     assert blobs(remote)[1] == records  # nothing was appended
+
+
+def test_a_commit_without_a_records_file_holds_no_records(remote: Path, tmp_path: Path) -> None:
+    # The branch starts with an empty ledger whose commit has head.json only; the walk reads
+    # its missing records file as no records, and names the commit that rewrote record 1.
+    empty = _object(
+        remote,
+        "tree",
+        f"100644 blob {_object(remote, 'blob', encode_head(EMPTY_HEAD))}\t{HEAD_FILE}\n".encode(),
+    )
+    first = git("--git-dir", str(remote), "commit-tree", empty, "-m", "empty").strip()
+    old = chain(["r0", "r1"])
+    new = chain(["forged", "r1"])
+    files = [*prefixes(old, 1, 1), *prefixes(new, 2, 2)]
+    git("--git-dir", str(remote), "update-ref", "refs/heads/ledger", first)
+    rest = []
+    parent = first
+    for head, records in files:
+        tree = _object(
+            remote,
+            "tree",
+            f"100644 blob {_object(remote, 'blob', head)}\t{HEAD_FILE}\n"
+            f"100644 blob {_object(remote, 'blob', records)}\t{RECORDS_FILE}\n".encode(),
+        )
+        parent = git("--git-dir", str(remote), "commit-tree", tree, "-p", parent, "-m", "r").strip()
+        rest.append(parent)
+    git("--git-dir", str(remote), "update-ref", "refs/heads/ledger", parent)
+    problem = walked(remote, tmp_path / "fresh")
+    assert problem is not None
+    assert problem.message == (
+        f"commit {rest[1][:12]} does not only append to its parent's records: it rewrites or "
+        f"removes record 1 (its parent {rest[0][:12]} has 1 records, it has 2)"
+    )
