@@ -793,3 +793,21 @@ def test_a_commit_without_a_records_file_holds_no_records(remote: Path, tmp_path
         f"commit {rest[1][:12]} does not only append to its parent's records: it rewrites or "
         f"removes record 1 (its parent {rest[0][:12]} has 1 records, it has 2)"
     )
+
+
+def test_a_branch_that_starts_with_an_empty_ledger_walks_clean(
+    remote: Path, tmp_path: Path
+) -> None:
+    _, files = ledger_history(remote, 2)
+    build_history(remote, [(encode_head(EMPTY_HEAD), b""), *files])
+    assert walked(remote, tmp_path / "fresh") is None
+
+
+def test_a_malformed_heads_file_at_the_tip_is_named(
+    writer: GitStore, remote: Path, tmp_path: Path
+) -> None:
+    head, records = blobs(remote)
+    push_entries(remote, {HEAD_FILE: head, RECORDS_FILE: records, "heads.jsonl": b"garbage\n"})
+    problem = walked(remote, tmp_path / "fresh")
+    assert problem is not None
+    assert problem.file == f"{writer.location}:heads.jsonl"
