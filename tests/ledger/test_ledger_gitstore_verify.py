@@ -811,3 +811,13 @@ def test_a_malformed_heads_file_at_the_tip_is_named(
     problem = walked(remote, tmp_path / "fresh")
     assert problem is not None
     assert problem.file == f"{writer.location}:heads.jsonl"
+
+
+def test_a_commit_that_leaves_the_records_as_they_were_walks_clean(
+    remote: Path, tmp_path: Path
+) -> None:
+    # Appending nothing is appending: a commit that repeats its parent's ledger (another
+    # file changed beside it, or none) is part of a single line of appends.
+    _, files = ledger_history(remote, 2)
+    build_history(remote, [files[0], files[0], files[1], files[1]])
+    assert walked(remote, tmp_path / "fresh") is None
