@@ -821,3 +821,25 @@ def test_a_commit_that_leaves_the_records_as_they_were_walks_clean(
     _, files = ledger_history(remote, 2)
     build_history(remote, [files[0], files[0], files[1], files[1]])
     assert walked(remote, tmp_path / "fresh") is None
+
+
+def test_the_walk_names_the_file_of_an_expected_head_or_a_signed_head_it_refuses(
+    remote: Path, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    trusted, _ = generate(keys / "trusted.key")
+    generate(keys / "other.key")
+    environ = {"COMPLIANCEGATE_SIGNING_KEY_FILE": str(keys / "other.key")}
+    assert store_for(remote, tmp_path / "w", environ=environ).commit([run_op("r1")]).stored == 1
+    fresh = store_for(remote, tmp_path / "fresh")
+    assert fresh.verify().ok
+    assert fresh.verify_signed(()) is None
+    # An expected head the ledger does not hold: the records file is named.
+    problem = fresh.verify_signed((), ChainHead(1, "0" * 64, 0))
+    assert problem is not None and "no longer a prefix" in problem.message
+    assert problem.file == f"{fresh.location}:{RECORDS_FILE}"
+    # A head signed by a key that is not trusted: the signed heads file is named.
+    problem = fresh.verify_signed([trusted.public])
+    assert problem is not None and "not a trusted key" in problem.message
+    assert problem.file == f"{fresh.location}:heads.jsonl"
