@@ -17,9 +17,10 @@ from test_ledger_gitstore import run_op, store_for
 
 from compliancegate.ledger.chain import GENESIS, TAMPER_HINT, ChainHead, link
 from compliancegate.ledger.files import EMPTY_HEAD, HEAD_FILE, RECORDS_FILE, Head, encode_head
-from compliancegate.ledger.gitstore import PIN_VARIABLE, GitStore
+from compliancegate.ledger.gitstore import PIN_VARIABLE, GitStore, pinned_head
 from compliancegate.ledger.interface import ChainError, LedgerError, LedgerRewritten
 from compliancegate.ledger.records import Entry, RecordKind, line_hash
+from compliancegate.ledger.signed import parse_expected
 from compliancegate.signing.keys import generate
 
 
@@ -843,3 +844,19 @@ def test_the_walk_names_the_file_of_an_expected_head_or_a_signed_head_it_refuses
     problem = fresh.verify_signed([trusted.public])
     assert problem is not None and "not a trusted key" in problem.message
     assert problem.file == f"{fresh.location}:heads.jsonl"
+
+
+@pytest.mark.parametrize("value", ["5", "x:abc", "0:" + "0" * 64, "3:" + "g" * 64])
+def test_a_malformed_pin_says_why_names_the_variable_and_how_to_fix_it(value: str) -> None:
+    with pytest.raises(ValueError) as why:
+        parse_expected(value)
+    with pytest.raises(LedgerError) as caught:
+        pinned_head({PIN_VARIABLE: value})
+    error = caught.value
+    assert (error.message, error.subject, error.hint) == (
+        str(why.value),
+        PIN_VARIABLE,
+        "copy SEQ:HASH from ledger verify",
+    )
+    assert str(why.value)  # the reason is never empty
+    assert pinned_head({}) is None and pinned_head({PIN_VARIABLE: ""}) is None
