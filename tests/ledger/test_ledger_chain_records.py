@@ -389,3 +389,9 @@ def test_every_chain_error_names_the_file_the_line_and_the_likely_tampering(
         "records.jsonl",
         TAMPER_HINT,
     )
+    exact = {
+        "not-genesis": "its prev is not the genesis value",
+        "after-the-tail": "a record is cut short before the end",
+    }
+    if damage in exact:
+        assert error.message == exact[damage]
