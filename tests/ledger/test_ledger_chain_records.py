@@ -392,6 +392,8 @@ def test_every_chain_error_names_the_file_the_line_and_the_likely_tampering(
     exact = {
         "not-genesis": "its prev is not the genesis value",
         "after-the-tail": "a record is cut short before the end",
+        "unlinked": "its prev is not the SHA-256 of record 1: record 1 or this one was "
+        "edited, or a record between them deleted",
     }
     if damage in exact:
         assert error.message == exact[damage]
