@@ -1,6 +1,7 @@
 """The git store's plumbing around the chain: which remote ``git:.`` means and with which
 credentials, how a lost race is told from a refusal, how long it backs off, and what
-``snapshot`` and ``verify`` report online, offline and with operations pending.
+``snapshot`` and ``verify`` report online, offline and with operations pending, and what
+``commit`` returns and keeps queued when its push lands, loses, is refused or fails.
 
 Written to kill mutants of ``gitstore.py`` (docs/mutation-testing.md, "Ledger: chain,
 records, state, clocks, git store").
@@ -20,7 +21,8 @@ from compliancegate.ledger import gitstore
 from compliancegate.ledger.chain import GENESIS
 from compliancegate.ledger.clocks import system_now
 from compliancegate.ledger.gitstore import GitStore, gated_remote
-from compliancegate.ledger.interface import LedgerError
+from compliancegate.ledger.interface import CommitOutcome, LedgerError
+from compliancegate.ledger.pending import STRAY_REASON
 
 
 def repo(path: Path, *config: tuple[str, str]) -> Path:
@@ -236,3 +238,143 @@ def test_a_runner_that_only_verified_remembers_what_it_saw(
     git("--git-dir", str(remote), "fetch", "--quiet", str(other), "+ledger:ledger")
     problem = reader.verify().problem
     assert problem is not None and "history was rewritten" in problem.message
+
+
+# ------------------------------------------------------------------ commit outcomes
+# What ``commit`` returns, and keeps queued, when the push lands, loses a race with no budget
+# left, is refused, or cannot reach the remote, and when the cache's lock is held.
+
+
+def plant_stray(store: GitStore) -> Path:
+    """A queued operation inside the gated tree, where a pull request can put one."""
+    stray = store._tree / ".compliancegate" / "ledger" / "pending" / "1-planted.json"
+    stray.parent.mkdir(parents=True)
+    stray.write_text("{}")
+    return stray
+
+
+def test_a_push_also_moves_the_local_copy(writer: GitStore, remote: Path, tmp_path: Path) -> None:
+    # The cache's fetch refspec makes the push move the tracking ref: a runner that goes
+    # offline right after storing a run reads that run from its local copy.
+    outcome = writer.commit([run_op("r2", "CVE-1", "CVE-2", at=day(1))])
+    assert (outcome.stored, outcome.records, outcome.pending) == (1, 2, 0)
+    pushed = git("--git-dir", str(remote), "rev-parse", "ledger").strip()
+    assert writer._local_commit() == pushed
+    remote.rename(tmp_path / "gone.git")
+    snap = writer.snapshot(day(2))
+    assert snap.offline is not None and snap.state.records == 4
+    assert sorted(f.title for f in snap.state.live()) == ["CVE-1 in pkg", "CVE-2 in pkg"]
+
+
+def test_a_lost_race_with_no_budget_left_keeps_the_run_pending_and_says_why(
+    remote: Path, tmp_path: Path
+) -> None:
+    a = store_for(remote, tmp_path / "a", retry_seconds=0.0, backoff=0.0)
+    b = store_for(remote, tmp_path / "b")
+    fetch = a._fetch
+
+    def fetch_then_b_pushes() -> str | None:
+        commit = fetch()
+        b.commit([run_op("b-1")])
+        return commit
+
+    a._fetch = fetch_then_b_pushes  # type: ignore[method-assign]
+    outcome = a.commit([run_op("a-1", "CVE-1")])
+    assert outcome == CommitOutcome(
+        stored=0,
+        records=0,
+        pending=1,
+        reason=(
+            "the remote rejected 1 push(es) in 0s because others pushed first "
+            f"(retry budget 0s, {gitstore.RETRY_VARIABLE})"
+        ),
+    )
+    assert a._queue.count() == 1
+    # The next run, with the remote quiet, stores the pending run and its own (which
+    # resolves CVE-1).
+    a._fetch = fetch  # type: ignore[method-assign]
+    later = a.commit([run_op("a-2")])
+    assert later == CommitOutcome(stored=2, records=4, pending=0, synced=1)
+    assert a._queue.count() == 0
+
+
+def test_a_remote_lost_between_fetch_and_push_keeps_the_run_pending(
+    writer: GitStore, remote: Path, tmp_path: Path
+) -> None:
+    fetch = writer._fetch
+
+    def fetch_then_the_remote_goes() -> str | None:
+        commit = fetch()
+        remote.rename(tmp_path / "gone.git")
+        return commit
+
+    writer._fetch = fetch_then_the_remote_goes  # type: ignore[method-assign]
+    outcome = writer.commit([run_op("r2")])
+    assert (outcome.stored, outcome.records, outcome.pending) == (0, 0, 1)
+    assert outcome.reason is not None
+    assert outcome.reason.startswith(f"cannot push to {writer.location}: ")
+    assert "gone" not in outcome.reason or "remote.git" in outcome.reason
+    assert writer._queue.count() == 1
+
+
+def test_a_refused_push_names_the_store_and_git_s_reason(remote: Path, tmp_path: Path) -> None:
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    store = store_for(remote, tmp_path / "a")
+    outcome = store.commit([run_op("a-1")])
+    assert outcome.reason == (
+        f"{store.location} refused the push: [remote rejected] (pre-receive hook declined)"
+    )
+    assert (outcome.stored, outcome.pending) == (0, 1)
+
+
+def test_a_held_lock_keeps_the_run_pending_and_reports_the_stray_batches(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compliancegate.ledger.lock import locked
+
+    monkeypatch.setattr(gitstore, "DEFAULT_TIMEOUT", 0.1)
+    store = store_for(remote, tmp_path / "a", retry_seconds=0.0)
+    stray = plant_stray(store)
+    store._queue.prepare()
+    with locked(store.cache / "lock"):
+        outcome = store.commit([run_op("a-1"), run_op("a-2")])
+    assert outcome == CommitOutcome(
+        stored=0,
+        records=0,
+        pending=2,
+        reason="another process has held the ledger lock for 0s",
+        refused=(f"{stray}: {STRAY_REASON}",),
+    )
+    # With the lock free, both are stored; the stray batch is reported, never recorded.
+    later = store.commit([])
+    assert (later.stored, later.records, later.pending, later.synced) == (2, 2, 0, 2)
+    assert later.refused == (f"{stray}: {STRAY_REASON}",)
+
+
+def test_a_branch_deleted_on_the_remote_is_gone_from_the_local_copy(
+    writer: GitStore, remote: Path
+) -> None:
+    assert writer._local_commit() is not None
+    git("--git-dir", str(remote), "update-ref", "-d", "refs/heads/ledger")
+    assert writer._fetch() is None
+    assert writer._local_commit() is None
+
+
+def test_batches_not_this_runner_s_are_refused_by_snapshot_and_verify(
+    writer: GitStore, remote: Path
+) -> None:
+    forged = writer._queue.folder / "00000000000000000001-forged.json"
+    forged.write_text("{}")
+    stray = plant_stray(writer)
+    snap = writer.snapshot(day(1))
+    assert len(snap.refused) == 2
+    assert str(forged) in snap.refused[0] and snap.refused[1] == f"{stray}: {STRAY_REASON}"
+    assert snap.pending == 0 and snap.state.records == 2
+    problem = writer.verify().problem
+    assert problem is not None and problem.seq == 0
+    assert problem.message.startswith(
+        "2 queued batch(es) of operations are not this runner's and are never recorded; "
+        "2 record(s) of the ledger itself verified. First: "
+    )
