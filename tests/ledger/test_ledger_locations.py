@@ -327,3 +327,16 @@ def test_paths_without_a_colon_are_folders(path: str) -> None:
     from compliancegate.ledger.location import scheme_problem
 
     assert scheme_problem(path) is None or not path.strip()
+
+
+def test_a_git_ledger_at_a_path_that_is_not_utf8(project: Project, tmp_path: Path) -> None:
+    """A remote folder whose name holds a byte that is not UTF-8 (Python carries it as a lone
+    surrogate): the run is recorded and verified, not an internal error."""
+    remote = tmp_path / os.fsdecode(b"remote-\xff.git")
+    git("init", "--quiet", "--bare", str(remote), cwd=tmp_path)
+    location = f"git:{remote}#ledger"
+    outcome = cli(["check", "--env", "staging", "--ledger", location], now=day(0))
+    assert outcome.code == 0, outcome.output
+    verified = cli(["ledger", "verify", "--ledger", location])
+    assert verified.code == 0, verified.output
+    assert "record(s) verified" in verified.stdout

@@ -7,6 +7,7 @@ unless ``--debug`` is given.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 from typing import Any
@@ -94,8 +95,19 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
+def _printable_streams() -> None:
+    """A file name with bytes that are not UTF-8 reaches Python as lone surrogates; printed to
+    a strict UTF-8 stream it would crash the command. Printed escaped (``\udcff``) instead."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(Exception):  # a stream that cannot be reconfigured
+                reconfigure(errors="backslashreplace")
+
+
 def run(args: list[str]) -> int:
     """Run ``cli`` on ``args`` and turn every outcome into an exit code."""
+    _printable_streams()
     debug = "--debug" in args
     try:
         result: Any = cli.main(args, prog_name="compliancegate", standalone_mode=False)

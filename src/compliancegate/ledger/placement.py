@@ -104,7 +104,10 @@ def ledger_state(identity: str, cwd: Path, environ: Mapping[str, str]) -> Path:
     ``LedgerError`` when the state directory is inside the gated tree.
     """
     root = checked_state_root(cwd, environ)
-    return root / LEDGERS_DIR / hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
+    # surrogateescape: a path with bytes that are not UTF-8 (which Python carries as lone
+    # surrogates) names its folder by those bytes; any other identity hashes as plain UTF-8.
+    digest = hashlib.sha256(identity.encode("utf-8", "surrogateescape")).hexdigest()
+    return root / LEDGERS_DIR / digest[:16]
 
 
 def prepare_state(folder: Path, identity: str) -> None:
@@ -114,7 +117,9 @@ def prepare_state(folder: Path, identity: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         # For people looking at the state directory: which ledger this folder serves.
-        (folder / IDENTITY_FILE).write_text(identity + "\n", encoding="utf-8")
+        (folder / IDENTITY_FILE).write_text(
+            identity + "\n", encoding="utf-8", errors="surrogateescape"
+        )
     except OSError as exc:
         raise LedgerError(
             f"cannot create the ledger's state directory: {exc.strerror or exc}",
