@@ -98,9 +98,7 @@ class CaseResult:
         return f"{self.kind} {self.items:,} x {self.policies}"
 
 
-def run_process(
-    command: Sequence[str], cwd: Path, env: dict[str, str], timeout: float
-) -> Sample:
+def run_process(command: Sequence[str], cwd: Path, env: dict[str, str], timeout: float) -> Sample:
     """Runs ``command`` and measures it with ``wait4``: the rusage of that child alone, not
     of every child this process ever waited for."""
     with tempfile.TemporaryFile() as err:

@@ -353,7 +353,7 @@ def junit(n: int) -> str:
                 )
             elif roll < 0.04:
                 body = (
-                    '<error message="fixture \'db\' not found">'
+                    "<error message=\"fixture 'db' not found\">"
                     f"file tests/conftest.py, line {i % 90 + 1}</error>"
                 )
             elif roll < 0.05:

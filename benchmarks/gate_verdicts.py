@@ -31,7 +31,10 @@ def compare(ours: set[str], theirs: set[str]) -> str:
         return "equal"
     missing, extra = sorted(ours - theirs), sorted(theirs - ours)
     example = (missing or extra)[0]
-    return f"DIFFERENT: {len(missing)} only compliancegate, {len(extra)} only the peer (e.g. {example})"
+    return (
+        f"DIFFERENT: {len(missing)} only compliancegate, {len(extra)} only the peer"
+        f" (e.g. {example})"
+    )
 
 
 def main() -> int:
