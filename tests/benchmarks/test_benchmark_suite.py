@@ -130,3 +130,15 @@ def test_parse_bench_peak_memory_is_the_childs_own(tmp_path: Path) -> None:
     done = run("-c", script)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) < 150 * 1024
+
+
+def test_measured_processes_may_use_bytecode_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With PYTHONDONTWRITEBYTECODE set (as in some sandboxes), every timed check would
+    compile the package from source again: a cost no installed wheel pays."""
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.syspath_prepend(str(BENCH))
+    import gate_bench
+
+    env = gate_bench.child_environment()
+    assert "PYTHONDONTWRITEBYTECODE" not in env
+    assert env["COMPLIANCEGATE_NOW"] == "2026-11-21T12:00:00Z"
