@@ -28,6 +28,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -377,14 +378,16 @@ def report(
     results: Sequence[CaseResult], args: argparse.Namespace, header: list[str], seconds: float
 ) -> str:
     """RESULTS.md: how it was run, the machine, the tables and the targets."""
-    command = "python benchmarks/run.py" + (" --quick" if args.quick else "")
+    command = "python benchmarks/gate_bench.py " + shlex.join(sys.argv[1:])
+    runs = "one run" if args.repeat == 1 else f"the fastest of {args.repeat} runs"
     parts = [
         "# Benchmark results",
         "",
-        f"Written by `{command}` ({seconds:.0f} s). Each figure is the fastest of"
-        f" {args.repeat} runs of a fresh process (wall time, CPU time = user + system, peak RSS"
-        " from `wait4`). `cg / X` is compliancegate's wall time over X's: below 1 is faster.",
-        "compliancegate runs `check --no-ledger --format json --output FILE`; regorus and"
+        f"Written by `python benchmarks/run.py` (the gate suite, here `{command}`) in"
+        f" {seconds:.0f} s. Each figure is {runs} of a fresh process (wall time, CPU time ="
+        " user + system, peak RSS from `wait4`), start-up included. `cg / X` is"
+        " compliancegate's wall time over X's: below 1 is faster."
+        " compliancegate runs `check --no-ledger --format json --output FILE`; regorus and"
         " rego-cpp evaluate `data.main.deny` of the same rules in Rego over the raw producer"
         " document; the floor parses with the fastest parser installed and loops by hand."
         " The inputs and the rules are described in `benchmarks/gate_inputs.py`."
