@@ -228,7 +228,8 @@ def run_case(
             # compliancegate exits 1 on this blocked release; anything else is a failure.
             allowed = (0, 1) if engine == "compliancegate" else (0,)
             if sample.status not in allowed:
-                result.skipped[engine] = f"FAILED (exit {sample.status}): {sample.stderr}"
+                why = " ".join(sample.stderr.split())[-500:]  # one line in the Markdown list
+                result.skipped[engine] = f"FAILED (exit {sample.status}): {why}"
                 best = None
                 break
             if best is None or sample.wall < best.wall:
