@@ -314,7 +314,8 @@ def targets(results: Sequence[CaseResult]) -> list[str]:
     def line(name: str, value: float | None, limit: float, unit: str = "x") -> None:
         if value is not None:
             verdict = "met" if value <= limit else "MISSED"
-            out.append(f"- {name}: {value:.2f}{unit} (target <= {limit:g}{unit}): {verdict}")
+            shown = f"{limit:.0f}" if unit == " MiB" else f"{limit:g}"
+            out.append(f"- {name}: {value:.2f}{unit} (target <= {shown}{unit}): {verdict}")
 
     for policies in (50, 10):
         key = ("trivy", 100_000, policies)
