@@ -72,6 +72,9 @@ class Ledger:
         manual: bool = False,
         waiver: dict[str, Any] | None = None,
         clock: Clock = CLOCK,
+        kind: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
     ) -> str:
         found = fid if fid is not None else finding_id(fingerprint, life)
         self.add(
@@ -87,9 +90,9 @@ class Ledger:
             title="t",
             controls=["s:c"],
             severity="high",
-            kind=None,
-            file=None,
-            line=None,
+            kind=kind,
+            file=file,
+            line=line,
             clock=clock.to_json(),
             waiver=waiver,
             by="me" if manual else None,
@@ -368,3 +371,94 @@ def test_the_frozen_state_carries_every_opening_detail_and_event() -> None:
     ]
     assert state.head == f"{7:064x}" and state.records == 7
     assert [r.run_id for r in state.runs] == ["r"]
+
+
+def test_a_manual_resolution_is_refused_with_its_exact_reason() -> None:
+    ledger = Ledger()
+    ledger.run("run-op", day(0))
+    auto = ledger.open("fp", day(0))
+    manual = ledger.open("m", day(0), op="m-op", manual=True)
+    for fid, extra, reason in [
+        (auto, {"op": "x", "by": "me"}, "only a finding opened by hand can be resolved by hand"),
+        (manual, {}, "a resolution by hand names its operation and who made it"),
+        (manual, {"op": "x"}, "a resolution by hand names its operation and who made it"),
+        (manual, {"op": "x", "by": 5}, "a resolution by hand names its operation and who made it"),
+    ]:
+        with pytest.raises(StateError) as caught:
+            ledger.resolve(fid, day(1), run_id=None, **extra)
+        # ``ledger verify`` shows this text as the reason the record is bad.
+        assert str(caught.value) == reason
+
+
+@pytest.mark.parametrize("waived", [False, True])
+def test_a_resolution_drops_the_waiver_and_records_its_text(waived: bool) -> None:
+    ledger = Ledger()
+    ledger.run("run-op", day(0))
+    fid = ledger.open("fp", day(0), waiver={"id": "w1"} if waived else None)
+    assert ledger.builder.freeze(day(1)).findings[fid].waiver == ("w1" if waived else None)  # type: ignore[index]
+    ledger.resolve(fid, day(1))
+    finding = ledger.builder.freeze(day(2)).findings[fid]  # type: ignore[index]
+    # A resolved finding is covered by no waiver, whether one covered it before or not.
+    assert finding.waiver is None
+    assert (finding.events[-1].kind, finding.events[-1].detail) == (RecordKind.RESOLVED, "gone")
+
+
+def plan(ledger: Ledger, fid: str, at: dt.datetime, op: str, text: str) -> None:
+    ledger.add(
+        RecordKind.PLANNED, at, finding=fid, op=op, by="me", file="f", sha256="0" * 64, plan=text
+    )
+
+
+def test_the_plan_is_the_latest_text_and_an_empty_one_is_none() -> None:
+    ledger = Ledger()
+    ledger.run("run-op", day(0))
+    fid = ledger.open("fp", day(0))
+    assert ledger.builder.freeze(day(1)).findings[fid].plan is None  # type: ignore[index]
+    texts = [("p1", "first plan", "first plan"), ("p2", "second", "second"), ("p3", "", None)]
+    for number, (op, text, expected) in enumerate(texts, start=1):
+        plan(ledger, fid, day(number), op, text)
+        finding = ledger.builder.freeze(day(5)).findings[fid]  # type: ignore[index]
+        assert finding.plan == expected
+        assert finding.planned_at == day(1)
+
+
+def test_the_frozen_state_carries_where_and_how_a_finding_was_opened() -> None:
+    ledger = Ledger()
+    ledger.run("run-op", day(0))
+    auto = ledger.open("fp", day(0), kind="terraform", file="main.tf", line=12)
+    manual = ledger.open("m", day(0), op="m-op", manual=True)
+    state = ledger.builder.freeze(day(1))
+    found = state.findings[auto]  # type: ignore[index]
+    assert (found.kind, found.file, found.line) == ("terraform", "main.tf", 12)
+    assert found.manual is False
+    by_hand = state.findings[manual]  # type: ignore[index]
+    assert (by_hand.kind, by_hand.file, by_hand.line) == (None, None, None)
+    assert by_hand.manual is True
+
+
+def life_slots(builder: StateBuilder) -> dict[str, dict[str, object]]:
+    # Lives have no ``==``: compare them slot by slot.
+    return {
+        fid: {slot: getattr(life, slot) for slot in type(life).__slots__}
+        for fid, life in builder._lives.items()
+    }
+
+
+def test_a_copied_builder_carries_every_life_field() -> None:
+    ledger = Ledger()
+    ledger.run("run-op", day(0))
+    waived = ledger.open("w", day(0), waiver={"id": "w1"})
+    planned = ledger.open("p", day(0))
+    ledger.add(RecordKind.ACKED, day(1), finding=planned, op="a", by="me", text="seen")
+    plan(ledger, planned, day(2), "p1", "fix it")
+    resolved = ledger.open("r", day(0))
+    ledger.resolve(resolved, day(3))
+    original = ledger.builder
+    copy = original.copy()
+    assert life_slots(copy) == life_slots(original)
+    state = copy.freeze(day(9))
+    assert state == original.freeze(day(9))
+    assert state.findings[waived].waiver == "w1"  # type: ignore[index]
+    assert state.findings[planned].plan == "fix it"  # type: ignore[index]
+    assert state.findings[planned].planned_at == day(2)  # type: ignore[index]
+    assert state.findings[resolved].resolved_at == day(3)  # type: ignore[index]
