@@ -462,3 +462,58 @@ def test_a_copied_builder_carries_every_life_field() -> None:
     assert state.findings[planned].plan == "fix it"  # type: ignore[index]
     assert state.findings[planned].planned_at == day(2)  # type: ignore[index]
     assert state.findings[resolved].resolved_at == day(3)  # type: ignore[index]
+
+
+@pytest.mark.parametrize("length", [15, 16, 17, 64])
+def test_a_second_opening_names_the_first_16_characters_of_the_fingerprint(length: int) -> None:
+    fingerprint = "abcdef0123456789" * 4
+    fingerprint = fingerprint[:length]
+    ledger = Ledger()
+    ledger.run("run-op", day(0))
+    ledger.open(fingerprint, day(0))
+    with pytest.raises(StateError) as caught:
+        ledger.open(fingerprint, day(1), life=2)
+    assert str(caught.value) == f"fingerprint {fingerprint[:16]} already has an open finding"
+
+
+def opening(**changed: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "fingerprint": "fp",
+        "life": 1,
+        "finding": finding_id("fp", 1),
+        "op": "run-op",
+        "run_id": "r",
+        "manual": False,
+        "policy": "p",
+        "title": "t",
+        "controls": ["s:c"],
+        "severity": "high",
+        "kind": None,
+        "file": None,
+        "line": None,
+        "clock": CLOCK.to_json(),
+        "waiver": None,
+        "by": None,
+    }
+    return data | changed
+
+
+@pytest.mark.parametrize(
+    ("changed", "reason"),
+    [
+        ({"severity": "urgent"}, "'urgent' is not a valid Severity"),
+        ({"clock": {"clause": "c"}}, "malformed clock ('clauses')"),
+        ({"clock": CLOCK.to_json() | {"clause": 5}}, "clause"),
+        ({"controls": ["s:c", 5]}, "controls must be strings"),
+        ({"controls": [None]}, "controls must be strings"),
+    ],
+)
+def test_a_malformed_opening_is_refused_with_its_reason(
+    changed: dict[str, Any], reason: str
+) -> None:
+    ledger = Ledger()
+    ledger.run("run-op", day(0))
+    with pytest.raises(StateError) as caught:
+        ledger.add(RecordKind.OPENED, day(0), **opening(**changed))
+    assert str(caught.value) == reason
+    assert ledger.builder.live_finding("fp") is None
