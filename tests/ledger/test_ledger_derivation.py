@@ -517,3 +517,16 @@ def test_a_malformed_opening_is_refused_with_its_reason(
         ledger.add(RecordKind.OPENED, day(0), **opening(**changed))
     assert str(caught.value) == reason
     assert ledger.builder.live_finding("fp") is None
+
+
+def test_each_run_is_summarised_with_the_record_that_holds_it() -> None:
+    ledger = Ledger()
+    ledger.run("op-1", day(0), run_id="first")
+    ledger.open("fp", day(0), op="op-1")
+    ledger.run("op-2", day(1), run_id="second")
+    runs = ledger.builder.freeze(day(2)).runs
+    # ``seq`` names the record, so a run can be found again in the ledger file.
+    assert [(r.seq, r.at, r.run_id) for r in runs] == [(1, day(0), "first"), (3, day(1), "second")]
+    assert [(r.environment, r.decision, r.commit, r.pipeline) for r in runs] == [
+        ("staging", "compliant", None, None)
+    ] * 2
