@@ -42,23 +42,26 @@ class Ledger:
         self.builder.apply(record)
         return record
 
-    def run(self, op: str, at: dt.datetime, run_id: str = "r") -> None:
+    def run(self, op: str, at: dt.datetime, run_id: str = "r", **changed: Any) -> None:
+        data: dict[str, Any] = {
+            "environment": "staging",
+            "commit": None,
+            "pipeline": None,
+            "decision": "compliant",
+        }
         self.add(
             RecordKind.RUN,
             at,
             op=op,
             run_id=run_id,
-            environment="staging",
-            commit=None,
             branch=None,
-            pipeline=None,
-            decision="compliant",
             fail_on="low",
             tool_version="t",
             policies=1,
             evaluated=1,
             violations=0,
             changes={},
+            **(data | changed),
         )
 
     def open(
@@ -523,10 +526,19 @@ def test_each_run_is_summarised_with_the_record_that_holds_it() -> None:
     ledger = Ledger()
     ledger.run("op-1", day(0), run_id="first")
     ledger.open("fp", day(0), op="op-1")
-    ledger.run("op-2", day(1), run_id="second")
+    ledger.run(
+        "op-2",
+        day(1),
+        run_id="second",
+        environment="production",
+        decision="non-compliant",
+        commit="c0ffee",
+        pipeline="https://ci.example/42",
+    )
     runs = ledger.builder.freeze(day(2)).runs
     # ``seq`` names the record, so a run can be found again in the ledger file.
     assert [(r.seq, r.at, r.run_id) for r in runs] == [(1, day(0), "first"), (3, day(1), "second")]
     assert [(r.environment, r.decision, r.commit, r.pipeline) for r in runs] == [
-        ("staging", "compliant", None, None)
-    ] * 2
+        ("staging", "compliant", None, None),
+        ("production", "non-compliant", "c0ffee", "https://ci.example/42"),
+    ]
