@@ -399,8 +399,11 @@ def test_a_resolution_drops_the_waiver_and_records_its_text(waived: bool) -> Non
     ledger.run("run-op", day(0))
     fid = ledger.open("fp", day(0), waiver={"id": "w1"} if waived else None)
     assert ledger.builder.freeze(day(1)).findings[fid].waiver == ("w1" if waived else None)  # type: ignore[index]
-    ledger.resolve(fid, day(1))
+    live = ledger.builder.freeze(day(1)).findings[fid]  # type: ignore[index]
+    assert (live.resolved_at, live.resolved_run) == (None, None)
+    ledger.resolve(fid, day(1), run_id="fixing-run")
     finding = ledger.builder.freeze(day(2)).findings[fid]  # type: ignore[index]
+    assert (finding.resolved_at, finding.resolved_run) == (day(1), "fixing-run")
     # A resolved finding is covered by no waiver, whether one covered it before or not.
     assert finding.waiver is None
     assert (finding.events[-1].kind, finding.events[-1].detail) == (RecordKind.RESOLVED, "gone")
