@@ -280,3 +280,33 @@ def test_breaches_are_sorted_by_time_with_releases_named() -> None:
     assert found[0].detail == "production release r1 ran while it was open"
     assert found[1].detail == f"no remediation plan by {format_time(day(2))}"
     assert breaches(NO_CLOCK, [(day(0), None)], None, None, [], day(99)) == ()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("clause", 5, "clause"),
+        ("clause", ["c"], "clause"),
+        ("clauses", "c", "clauses"),
+        ("clauses", [1], "clauses"),
+        ("clauses", None, "clauses"),
+        ("before_release", 1, "before_release"),
+        ("before_release", None, "before_release"),
+        ("due", 5, "5 is not a time"),
+        ("plan_due", [], "[] is not a time"),
+    ],
+)
+def test_a_malformed_clock_names_the_field_that_is_wrong(key: str, value: Any, reason: str) -> None:
+    # ``ledger verify`` shows this reason for the record that holds the clock.
+    good = Clock("c", ("c",), Severity.HIGH, day(1)).to_json()
+    with pytest.raises(ValueError) as caught:
+        Clock.from_json({**good, key: value})
+    assert str(caught.value) == reason
+
+
+@pytest.mark.parametrize("key", ["clause", "clauses", "severity", "before_release", "due"])
+def test_a_clock_without_a_field_names_it(key: str) -> None:
+    good = Clock("c", ("c",), Severity.HIGH, day(1)).to_json()
+    with pytest.raises(ValueError) as caught:
+        Clock.from_json({k: v for k, v in good.items() if k != key})
+    assert str(caught.value) == f"malformed clock ('{key}')"

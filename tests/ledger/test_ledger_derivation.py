@@ -42,23 +42,26 @@ class Ledger:
         self.builder.apply(record)
         return record
 
-    def run(self, op: str, at: dt.datetime, run_id: str = "r") -> None:
+    def run(self, op: str, at: dt.datetime, run_id: str = "r", **changed: Any) -> None:
+        data: dict[str, Any] = {
+            "environment": "staging",
+            "commit": None,
+            "pipeline": None,
+            "decision": "compliant",
+        }
         self.add(
             RecordKind.RUN,
             at,
             op=op,
             run_id=run_id,
-            environment="staging",
-            commit=None,
             branch=None,
-            pipeline=None,
-            decision="compliant",
             fail_on="low",
             tool_version="t",
             policies=1,
             evaluated=1,
             violations=0,
             changes={},
+            **(data | changed),
         )
 
     def open(
@@ -72,6 +75,9 @@ class Ledger:
         manual: bool = False,
         waiver: dict[str, Any] | None = None,
         clock: Clock = CLOCK,
+        kind: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
     ) -> str:
         found = fid if fid is not None else finding_id(fingerprint, life)
         self.add(
@@ -87,9 +93,9 @@ class Ledger:
             title="t",
             controls=["s:c"],
             severity="high",
-            kind=None,
-            file=None,
-            line=None,
+            kind=kind,
+            file=file,
+            line=line,
             clock=clock.to_json(),
             waiver=waiver,
             by="me" if manual else None,
@@ -368,3 +374,174 @@ def test_the_frozen_state_carries_every_opening_detail_and_event() -> None:
     ]
     assert state.head == f"{7:064x}" and state.records == 7
     assert [r.run_id for r in state.runs] == ["r"]
+
+
+def test_a_manual_resolution_is_refused_with_its_exact_reason() -> None:
+    ledger = Ledger()
+    ledger.run("run-op", day(0))
+    auto = ledger.open("fp", day(0))
+    manual = ledger.open("m", day(0), op="m-op", manual=True)
+    for fid, extra, reason in [
+        (auto, {"op": "x", "by": "me"}, "only a finding opened by hand can be resolved by hand"),
+        (manual, {}, "a resolution by hand names its operation and who made it"),
+        (manual, {"op": "x"}, "a resolution by hand names its operation and who made it"),
+        (manual, {"op": "x", "by": 5}, "a resolution by hand names its operation and who made it"),
+    ]:
+        with pytest.raises(StateError) as caught:
+            ledger.resolve(fid, day(1), run_id=None, **extra)
+        # ``ledger verify`` shows this text as the reason the record is bad.
+        assert str(caught.value) == reason
+
+
+@pytest.mark.parametrize("waived", [False, True])
+def test_a_resolution_drops_the_waiver_and_records_its_text(waived: bool) -> None:
+    ledger = Ledger()
+    ledger.run("run-op", day(0))
+    fid = ledger.open("fp", day(0), waiver={"id": "w1"} if waived else None)
+    assert ledger.builder.freeze(day(1)).findings[fid].waiver == ("w1" if waived else None)  # type: ignore[index]
+    live = ledger.builder.freeze(day(1)).findings[fid]  # type: ignore[index]
+    assert (live.resolved_at, live.resolved_run) == (None, None)
+    ledger.resolve(fid, day(1), run_id="fixing-run")
+    finding = ledger.builder.freeze(day(2)).findings[fid]  # type: ignore[index]
+    assert (finding.resolved_at, finding.resolved_run) == (day(1), "fixing-run")
+    # A resolved finding is covered by no waiver, whether one covered it before or not.
+    assert finding.waiver is None
+    assert (finding.events[-1].kind, finding.events[-1].detail) == (RecordKind.RESOLVED, "gone")
+
+
+def plan(ledger: Ledger, fid: str, at: dt.datetime, op: str, text: str) -> None:
+    ledger.add(
+        RecordKind.PLANNED, at, finding=fid, op=op, by="me", file="f", sha256="0" * 64, plan=text
+    )
+
+
+def test_the_plan_is_the_latest_text_and_an_empty_one_is_none() -> None:
+    ledger = Ledger()
+    ledger.run("run-op", day(0))
+    fid = ledger.open("fp", day(0))
+    assert ledger.builder.freeze(day(1)).findings[fid].plan is None  # type: ignore[index]
+    texts = [("p1", "first plan", "first plan"), ("p2", "second", "second"), ("p3", "", None)]
+    for number, (op, text, expected) in enumerate(texts, start=1):
+        plan(ledger, fid, day(number), op, text)
+        finding = ledger.builder.freeze(day(5)).findings[fid]  # type: ignore[index]
+        assert finding.plan == expected
+        assert finding.planned_at == day(1)
+
+
+def test_the_frozen_state_carries_where_and_how_a_finding_was_opened() -> None:
+    ledger = Ledger()
+    ledger.run("run-op", day(0))
+    auto = ledger.open("fp", day(0), kind="terraform", file="main.tf", line=12)
+    manual = ledger.open("m", day(0), op="m-op", manual=True)
+    state = ledger.builder.freeze(day(1))
+    found = state.findings[auto]  # type: ignore[index]
+    assert (found.kind, found.file, found.line) == ("terraform", "main.tf", 12)
+    assert found.manual is False
+    by_hand = state.findings[manual]  # type: ignore[index]
+    assert (by_hand.kind, by_hand.file, by_hand.line) == (None, None, None)
+    assert by_hand.manual is True
+
+
+def life_slots(builder: StateBuilder) -> dict[str, dict[str, object]]:
+    # Lives have no ``==``: compare them slot by slot.
+    return {
+        fid: {slot: getattr(life, slot) for slot in type(life).__slots__}
+        for fid, life in builder._lives.items()
+    }
+
+
+def test_a_copied_builder_carries_every_life_field() -> None:
+    ledger = Ledger()
+    ledger.run("run-op", day(0))
+    waived = ledger.open("w", day(0), waiver={"id": "w1"})
+    planned = ledger.open("p", day(0))
+    ledger.add(RecordKind.ACKED, day(1), finding=planned, op="a", by="me", text="seen")
+    plan(ledger, planned, day(2), "p1", "fix it")
+    resolved = ledger.open("r", day(0))
+    ledger.resolve(resolved, day(3))
+    original = ledger.builder
+    copy = original.copy()
+    assert life_slots(copy) == life_slots(original)
+    state = copy.freeze(day(9))
+    assert state == original.freeze(day(9))
+    assert state.findings[waived].waiver == "w1"  # type: ignore[index]
+    assert state.findings[planned].plan == "fix it"  # type: ignore[index]
+    assert state.findings[planned].planned_at == day(2)  # type: ignore[index]
+    assert state.findings[resolved].resolved_at == day(3)  # type: ignore[index]
+
+
+@pytest.mark.parametrize("length", [15, 16, 17, 64])
+def test_a_second_opening_names_the_first_16_characters_of_the_fingerprint(length: int) -> None:
+    fingerprint = "abcdef0123456789" * 4
+    fingerprint = fingerprint[:length]
+    ledger = Ledger()
+    ledger.run("run-op", day(0))
+    ledger.open(fingerprint, day(0))
+    with pytest.raises(StateError) as caught:
+        ledger.open(fingerprint, day(1), life=2)
+    assert str(caught.value) == f"fingerprint {fingerprint[:16]} already has an open finding"
+
+
+def opening(**changed: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "fingerprint": "fp",
+        "life": 1,
+        "finding": finding_id("fp", 1),
+        "op": "run-op",
+        "run_id": "r",
+        "manual": False,
+        "policy": "p",
+        "title": "t",
+        "controls": ["s:c"],
+        "severity": "high",
+        "kind": None,
+        "file": None,
+        "line": None,
+        "clock": CLOCK.to_json(),
+        "waiver": None,
+        "by": None,
+    }
+    return data | changed
+
+
+@pytest.mark.parametrize(
+    ("changed", "reason"),
+    [
+        ({"severity": "urgent"}, "'urgent' is not a valid Severity"),
+        ({"clock": {"clause": "c"}}, "malformed clock ('clauses')"),
+        ({"clock": CLOCK.to_json() | {"clause": 5}}, "clause"),
+        ({"controls": ["s:c", 5]}, "controls must be strings"),
+        ({"controls": [None]}, "controls must be strings"),
+    ],
+)
+def test_a_malformed_opening_is_refused_with_its_reason(
+    changed: dict[str, Any], reason: str
+) -> None:
+    ledger = Ledger()
+    ledger.run("run-op", day(0))
+    with pytest.raises(StateError) as caught:
+        ledger.add(RecordKind.OPENED, day(0), **opening(**changed))
+    assert str(caught.value) == reason
+    assert ledger.builder.live_finding("fp") is None
+
+
+def test_each_run_is_summarised_with_the_record_that_holds_it() -> None:
+    ledger = Ledger()
+    ledger.run("op-1", day(0), run_id="first")
+    ledger.open("fp", day(0), op="op-1")
+    ledger.run(
+        "op-2",
+        day(1),
+        run_id="second",
+        environment="production",
+        decision="non-compliant",
+        commit="c0ffee",
+        pipeline="https://ci.example/42",
+    )
+    runs = ledger.builder.freeze(day(2)).runs
+    # ``seq`` names the record, so a run can be found again in the ledger file.
+    assert [(r.seq, r.at, r.run_id) for r in runs] == [(1, day(0), "first"), (3, day(1), "second")]
+    assert [(r.environment, r.decision, r.commit, r.pipeline) for r in runs] == [
+        ("staging", "compliant", None, None),
+        ("production", "non-compliant", "c0ffee", "https://ci.example/42"),
+    ]
