@@ -93,8 +93,8 @@ def _read_ledger(contents: LedgerContents, location: str) -> tuple[list[Record],
     return records, lines
 
 
-def _last_run(contents: LedgerContents, location: str) -> str:
-    runs = [r for r in _read_ledger(contents, location)[0] if r.kind is RecordKind.RUN]
+def _last_run(records: Sequence[Record], location: str) -> str:
+    runs = [r for r in records if r.kind is RecordKind.RUN]
     if not runs:
         raise BundleError("the ledger records no run yet", subject=location)
     return str(runs[-1].data["run_id"])
@@ -108,8 +108,13 @@ def _in_scope(record: Record, scope: Scope) -> bool:
     )
 
 
-def _segment(contents: LedgerContents, scope: Scope, location: str) -> _Segment:
-    records, lines = _read_ledger(contents, location)
+def _segment(
+    contents: LedgerContents,
+    records: list[Record],
+    lines: list[bytes],
+    scope: Scope,
+    location: str,
+) -> _Segment:
     if scope.run is not None and not any(
         r.kind is RecordKind.RUN and r.data.get("run_id") == scope.run for r in records
     ):
@@ -345,9 +350,11 @@ def create_bundle(
             hint="run `compliancegate ledger verify` and restore the ledger first",
         )
     contents = store.contents()
+    # Parsed once: the last run, the scope and the segment all read these.
+    records, lines = _read_ledger(contents, store.location)
     if scope == Scope():
-        scope = Scope(run=_last_run(contents, store.location))
-    segment = _segment(contents, scope, store.location)
+        scope = Scope(run=_last_run(records, store.location))
+    segment = _segment(contents, records, lines, scope, store.location)
     scoped = segment.records[segment.first - 1 : segment.end]
     runs = [r for r in scoped if r.kind is RecordKind.RUN]
     now = scope.until if scope.run is None and scope.until else scoped[-1].at

@@ -81,7 +81,7 @@ def create(
     from compliancegate.bundle.create import Scope, create_bundle
     from compliancegate.cli.output import check_target
     from compliancegate.ledger.location import configured_location, open_store
-    from compliancegate.ledger.placement import gated_tree, state_root
+    from compliancegate.ledger.placement import checked_state_root, gated_tree
     from compliancegate.signing.keys import key_from_environment, load_private
 
     if run_id is not None and (since or until):
@@ -108,7 +108,7 @@ def create(
         scope,
         output,
         signing,
-        state_dir=state_root(os.environ),
+        state_dir=checked_state_root(Path.cwd(), os.environ),
         artifacts=not digests_only,
     )
     runs = len(created.runs)

@@ -68,13 +68,13 @@ def _keep_evidence(report: CheckReport, rendered: dict[str, str]) -> Notice | No
     import os
 
     from compliancegate.bundle.evidence import keep_run
-    from compliancegate.ledger.placement import state_root
+    from compliancegate.ledger.placement import checked_state_root
     from compliancegate.ledger.recording import REWRITTEN
 
     if report.ledger is None or any(n.code in (REWRITTEN, "ledger-error") for n in report.notices):
         return None
     try:
-        keep_run(report, state_root(os.environ), Path.cwd(), rendered)
+        keep_run(report, checked_state_root(Path.cwd(), os.environ), Path.cwd(), rendered)
     except (OSError, CompliancegateError) as exc:
         return Notice("evidence-not-kept", f"this run's evidence was not kept for bundles: {exc}")
     return None
