@@ -3,12 +3,15 @@ fingerprints, messages and locations."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from compliancegate.artifacts.selection import ArtifactStore
 from compliancegate.engine.conditions import EvalContext
@@ -400,6 +403,27 @@ def test_fingerprints_differ_between_policies_and_kinds() -> None:
     assert fingerprint("p", "raw", "k") != fingerprint("p", "raw", "k2")
     # Parts are delimited: moving characters between parts changes the fingerprint.
     assert fingerprint("ab", "c", "d") != fingerprint("a", "bc", "d")
+
+
+def test_fingerprint_values_never_change() -> None:
+    # The ledger's findings are keyed by these values: a faster hash that changed them would
+    # reopen every finding of every ledger. Computed by the first implementation (SHA-256
+    # updated part by part, each followed by NUL).
+    key = '["CVE-2024-1","libssl","1.0"]\x1f'
+    assert fingerprint("vuln-critical", "vulnerabilities", key) == (
+        "1e550953adf9ca65274083f1d954da26a1e5d0920e1299fbbcc89712d8e94038"
+    )
+    assert fingerprint("p", "raw", "x\ud800\u00e9") == (
+        "9e2f02cdf6d8e8a6f705c8e2c71f37530ad538e4ef9358ded627e57eb407f584"
+    )
+
+
+@given(st.text(), st.text(), st.text())
+def test_fingerprint_is_the_part_by_part_digest(policy: str, kind: str, key: str) -> None:
+    digest = hashlib.sha256()
+    for part in (policy, kind, key):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\x00")
+    assert fingerprint(policy, kind, key) == digest.hexdigest()
 
 
 def test_policy_key_narrows_the_item_identity(
