@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compliancegate.engine.conditions import (
+    INDEX_MIN_ITEMS,
     ORDERS,
     CompileContext,
     EvalContext,
@@ -204,3 +205,89 @@ def test_the_fused_one_key_leaves_refuse_non_finite_values(op: str, data: Any) -
     assert outcome(rule.holds, data, CTX) == outcome(
         reference, {"path": "sev", "op": op, "value": value}, data
     )
+
+
+FINDING = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "sev": SCALARS | st.sampled_from([float("nan"), float("inf"), "HIGH", "high"]),
+            "b": st.sampled_from(["HIGH", "x", "lib"]) | SCALARS,
+            "a": st.integers(0, 3),
+        },
+    ),
+    SCALARS,
+    st.lists(SCALARS, max_size=1),
+)
+TEXT_WHERES = st.one_of(
+    st.builds(_leaf, st.sampled_from(["sev", "b"]), st.just("equals"), TEXTS),
+    st.builds(_leaf, st.sampled_from(["sev", "b"]), st.just("in"), st.lists(TEXTS, max_size=3)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(FINDING, min_size=1, max_size=12),
+    st.integers(0, 40),
+    st.lists(TEXT_WHERES, min_size=1, max_size=3),
+    CONDITIONS,
+)
+def test_an_indexed_where_selects_what_the_reference_selects(
+    shapes: list[Any], extra: int, wheres: list[dict[str, Any]], check: dict[str, Any]
+) -> None:
+    # Long lists take the index (INDEX_MIN_ITEMS); several policies share one context, so
+    # the second and third use the index the first built.
+    findings = [shapes[i % len(shapes)] for i in range(INDEX_MIN_ITEMS + extra)]
+    ctx = EvalContext(now=CTX.now)
+    data = {"a": findings}
+    for where in wheres:
+        spec = {"for_each": "a", "where": where, "assert": check}
+        failures = compile_(spec).failures(data, ctx)
+        expected: list[tuple[int, bool]] = []
+        for index, item in enumerate(findings):
+            selected = outcome(reference, where, item)
+            passes = outcome(reference, check, item) if selected == ("holds", True) else None
+            if selected[0] == "error" or (passes is not None and passes[0] == "error"):
+                expected.append((index, True))
+            elif passes == ("holds", False):
+                expected.append((index, False))
+        got = [(f.error, f.detail if f.error else "") for f in failures]
+        assert [error for error, _d in got] == [error for _i, error in expected]
+        for failure, (index, error) in zip(failures, expected, strict=True):
+            assert failure.item is findings[index]
+            if error:  # an item in error is named by its index in the whole list
+                assert failure.detail.startswith(f"a[{index}]: ")
+
+
+def test_the_index_is_built_once_per_list_and_field() -> None:
+    findings = [{"target": f"t{i % 4}", "severity": "high"} for i in range(200)]
+    ctx = EvalContext(now=CTX.now)
+    for target in ("t0", "t1", "t2"):
+        rule = compile_(
+            {
+                "for_each": "@",
+                "where": {"path": "target", "op": "equals", "value": target},
+                "assert": {"path": "severity", "op": "equals", "value": "low"},
+            }
+        )
+        failures = rule.failures(findings, ctx)
+        assert [f.item["target"] for f in failures] == [target] * 50
+    assert len(ctx.indexes) == 1
+
+
+def test_an_indexed_where_still_meets_nan_and_infinity() -> None:
+    # The index leaves out every item whose field is not a string, except a non-finite
+    # number: comparing it is an item error, which must still be reported, in order.
+    findings: list[Any] = [{"sev": "HIGH"}, {"sev": float("nan")}, {"sev": 3}, "text", None]
+    findings = findings * 20 + [{"sev": float("-inf")}]
+    rule = compile_(
+        {
+            "for_each": "@",
+            "where": {"path": "sev", "op": "in", "value": ["HIGH", "LOW"]},
+            "assert": {"path": "fixed", "op": "exists"},
+        }
+    )
+    failures = rule.failures(findings, EvalContext(now=CTX.now))
+    errors = [f.detail.split(":")[0] for f in failures if f.error]
+    assert errors == [f"@[{5 * i + 1}]" for i in range(20)] + ["@[100]"]
+    assert [f.item for f in failures if not f.error] == [{"sev": "HIGH"}] * 20

@@ -75,9 +75,65 @@ class ConditionSyntaxError(Exception):
 
 @dataclass(frozen=True)
 class EvalContext:
-    """What a condition may depend on besides the data: the run's clock."""
+    """What a condition may depend on besides the data: the run's clock, and indexes built
+    over the run's documents, shared by every policy of the run (``text_index``)."""
 
     now: dt.datetime
+    indexes: dict[tuple[int, str], tuple[list[Any], TextIndex]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def text_index(self, items: list[Any], key: str) -> TextIndex:
+        """``items`` indexed by the string in their ``key`` field, built on first use.
+
+        Keyed by the list's identity, which stays unique because the entry holds the list:
+        documents are parsed once per run and never change while policies are evaluated.
+        """
+        entry = self.indexes.get((id(items), key))
+        if entry is None or entry[0] is not items:
+            entry = (items, TextIndex.build(items, key))
+            self.indexes[(id(items), key)] = entry
+        return entry[1]
+
+
+@dataclass(frozen=True)
+class TextIndex:
+    """The positions of a list's items by the string in one field, and the positions whose
+    field is NaN or Infinity (an item error for any comparison): what a ``where`` of the
+    form ``{path: FIELD, op: equals|in, value: TEXT(S)}`` can select. Every other item's
+    ``where`` is false (a string equals only a string), so it is never looked at."""
+
+    by_text: dict[str, list[int]]
+    non_finite: list[int]
+
+    @classmethod
+    def build(cls, items: list[Any], key: str) -> TextIndex:
+        by_text: dict[str, list[int]] = {}
+        non_finite: list[int] = []
+        for position, item in enumerate(items):
+            try:
+                value = item.get(key)
+            except AttributeError:
+                continue
+            if value.__class__ is str:
+                found = by_text.get(value)
+                if found is None:
+                    by_text[value] = [position]
+                else:
+                    found.append(position)
+            elif isinstance(value, float) and not math.isfinite(value):
+                non_finite.append(position)
+        return cls(by_text, non_finite)
+
+    def positions(self, texts: frozenset[str]) -> list[int]:
+        """The positions, in order, of the items whose field is one of ``texts`` or is not
+        finite."""
+        runs = [self.by_text[text] for text in texts if text in self.by_text]
+        if self.non_finite:
+            runs.append(self.non_finite)
+        if len(runs) == 1:
+            return runs[0]
+        return sorted(position for run in runs for position in run)
 
 
 @dataclass(frozen=True)
@@ -655,6 +711,10 @@ def _selected(where: Condition | None, check: Predicate | None = None) -> Predic
     return lambda item, ctx: passes(item, ctx) and not check(item, ctx)
 
 
+INDEX_MIN_ITEMS = 64
+"""Below this many items a ``where`` is evaluated item by item: an index would cost more."""
+
+
 @dataclass(frozen=True)
 class ForEach(Condition):
     """``{for_each, where, assert}``: every selected item passing ``where`` passes ``assert``."""
@@ -664,10 +724,17 @@ class ForEach(Condition):
     check: Condition
     failing: Predicate = field(init=False, compare=False, repr=False)
     """An item passing ``where`` and failing ``assert``: one closure, called once per item."""
+    where_texts: tuple[str, frozenset[str]] | None = field(init=False, compare=False, repr=False)
+    """For a ``where`` comparing one field with strings (equals or in): the field and the
+    strings. Over a long list, only the items the run's ``TextIndex`` gives are evaluated:
+    the other items' ``where`` is false. This is most policies over scanner findings
+    (``where: {path: target, op: equals, ...}``), which Rego engines get from Trivy's nesting
+    by target and this engine from the index."""
 
     def __post_init__(self) -> None:
         search, failing = self.path.search, _selected(self.where, self.check.predicate)
         object.__setattr__(self, "failing", failing)
+        object.__setattr__(self, "where_texts", _where_texts(self.where))
 
         def every(data: Any, ctx: EvalContext) -> bool:
             for item in _items(search(data)):  # noqa: SIM110
@@ -681,23 +748,32 @@ class ForEach(Condition):
         """One failure per failing item; an item that cannot be evaluated is an ``error``
         failure naming its index, and the items after it are still evaluated."""
         items = _items(self.path.search(data))
+        positions: list[int] | None = None
+        candidates = items
+        if self.where_texts is not None and len(items) >= INDEX_MIN_ITEMS:
+            key, texts = self.where_texts
+            positions = ctx.text_index(items, key).positions(texts)
+            candidates = [items[position] for position in positions]
         failing = self.failing
         try:
             # The common case first: no item raises, so the loop is a plain comprehension
             # (one closure call per item) and the failures share one detail text.
-            bad = [item for item in items if failing(item, ctx)]
+            bad = [item for item in candidates if failing(item, ctx)]
         except (CompliancegateError, RecursionError):
-            return self._failures_one_by_one(items, ctx)
+            return self._failures_one_by_one(items, ctx, positions)
         if not bad:
             return []
         detail = f"fails {self.check.describe()}"
         return [Failure(item, detail) for item in bad]
 
-    def _failures_one_by_one(self, items: list[Any], ctx: EvalContext) -> list[Failure]:
+    def _failures_one_by_one(
+        self, items: list[Any], ctx: EvalContext, positions: list[int] | None
+    ) -> list[Failure]:
         detail = f"fails {self.check.describe()}"
         failing = self.failing
         out: list[Failure] = []
-        for index, item in enumerate(items):
+        for index in range(len(items)) if positions is None else positions:
+            item = items[index]
             try:
                 if failing(item, ctx):
                     out.append(Failure(item, detail))
@@ -707,6 +783,15 @@ class ForEach(Condition):
 
     def describe(self) -> str:
         return f"for each {self.path.expression}: {self.check.describe()}"
+
+
+def _where_texts(where: Condition | None) -> tuple[str, frozenset[str]] | None:
+    if not isinstance(where, Leaf) or where.op not in ("equals", "in"):
+        return None
+    keys, texts = where.path.keys, _texts(where.op, where.value)
+    if keys is None or len(keys) != 1 or texts is None:
+        return None
+    return keys[0], texts
 
 
 @dataclass(frozen=True)
