@@ -515,3 +515,22 @@ def test_missing_evidence_names_a_matched_file_that_held_no_document(
     (violation,) = run(policy, store, ctx)[0].violations
     assert "empty.yaml matched glob" in violation.message
     assert "held no document" in violation.message
+
+
+KEY_CONTENTS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(st.text() | st.lists(st.text(), max_size=5) | KEY_CONTENTS)
+def test_item_identity_text_is_canonical_json(content: Any) -> None:
+    # Fingerprints hash this text: the fast paths for strings and lists of strings must
+    # write exactly what the JSON encoder writes (lone surrogates, U+2028, quotes, controls).
+    from compliancegate.engine.evaluation import _canonical
+
+    expected = json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    assert _canonical(content) == expected

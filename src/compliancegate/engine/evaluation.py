@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from compliancegate.artifacts.interface import RAW_KIND
@@ -41,6 +41,8 @@ def fingerprint(policy_id: str, kind: str, item_key: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+# The string encoder JSONEncoder(ensure_ascii=False) itself uses.
+_STRING: Callable[[str], str] = json.encoder.encode_basestring
 # One encoder for every item: json.dumps with options builds a new one per call.
 _CANONICAL = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
@@ -48,6 +50,13 @@ _CANONICAL = json.JSONEncoder(
 
 
 def _canonical(value: Any) -> str:
+    # What policies' keys select: a string, or a list of strings ([id, package, version]).
+    # Written directly with the encoder's own string function: the same text, a third of
+    # the time (a differential test holds them equal).
+    if value.__class__ is str:
+        return _STRING(value)
+    if value.__class__ is list and all(part.__class__ is str for part in value):
+        return "[" + ",".join(map(_STRING, value)) + "]"
     try:
         return _CANONICAL(value)
     except (ValueError, TypeError):
