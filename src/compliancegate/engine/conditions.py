@@ -136,7 +136,7 @@ class TextIndex:
         return sorted(position for run in runs for position in run)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Failure:
     """One violation found by a rule: the failing item and why."""
 
