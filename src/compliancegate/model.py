@@ -262,7 +262,7 @@ class Artifact:
 # --------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     """Where a violation is: the artifact's path and the line where known."""
 
@@ -270,7 +270,7 @@ class Location:
     line: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Violation:
     """One item that fails one policy."""
 

@@ -3,12 +3,15 @@ fingerprints, messages and locations."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from compliancegate.artifacts.selection import ArtifactStore
 from compliancegate.engine.conditions import EvalContext
@@ -402,6 +405,27 @@ def test_fingerprints_differ_between_policies_and_kinds() -> None:
     assert fingerprint("ab", "c", "d") != fingerprint("a", "bc", "d")
 
 
+def test_fingerprint_values_never_change() -> None:
+    # The ledger's findings are keyed by these values: a faster hash that changed them would
+    # reopen every finding of every ledger. Computed by the first implementation (SHA-256
+    # updated part by part, each followed by NUL).
+    key = '["CVE-2024-1","libssl","1.0"]\x1f'
+    assert fingerprint("vuln-critical", "vulnerabilities", key) == (
+        "1e550953adf9ca65274083f1d954da26a1e5d0920e1299fbbcc89712d8e94038"
+    )
+    assert fingerprint("p", "raw", "x\ud800\u00e9") == (
+        "9e2f02cdf6d8e8a6f705c8e2c71f37530ad538e4ef9358ded627e57eb407f584"
+    )
+
+
+@given(st.text(), st.text(), st.text())
+def test_fingerprint_is_the_part_by_part_digest(policy: str, kind: str, key: str) -> None:
+    digest = hashlib.sha256()
+    for part in (policy, kind, key):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\x00")
+    assert fingerprint(policy, kind, key) == digest.hexdigest()
+
+
 def test_policy_key_narrows_the_item_identity(
     make_policy: MakePolicy, write: Write, store: Store, ctx: EvalContext
 ) -> None:
@@ -491,3 +515,22 @@ def test_missing_evidence_names_a_matched_file_that_held_no_document(
     (violation,) = run(policy, store, ctx)[0].violations
     assert "empty.yaml matched glob" in violation.message
     assert "held no document" in violation.message
+
+
+KEY_CONTENTS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(st.text() | st.lists(st.text(), max_size=5) | KEY_CONTENTS)
+def test_item_identity_text_is_canonical_json(content: Any) -> None:
+    # Fingerprints hash this text: the fast paths for strings and lists of strings must
+    # write exactly what the JSON encoder writes (lone surrogates, U+2028, quotes, controls).
+    from compliancegate.engine.evaluation import _canonical
+
+    expected = json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    assert _canonical(content) == expected

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,6 +81,26 @@ def _keep_evidence(report: CheckReport, rendered: dict[str, str]) -> Notice | No
     except (OSError, CompliancegateError) as exc:
         return Notice("evidence-not-kept", f"this run's evidence was not kept for bundles: {exc}")
     return None
+
+
+@contextlib.contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a run evaluates and renders.
+
+    A run allocates millions of objects that live until it ends (the parsed documents, a
+    violation per failing item, the reports) and that reference counting alone frees: JSON
+    trees and frozen records hold no cycles. The collector would rescan all of them each
+    time enough new ones pile up, a third of the CPU of a run with a million violations
+    (benchmarks/RESULTS.md), to find nothing. It runs again, once, afterwards.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class _Unreadable:
@@ -207,6 +230,19 @@ def check(
     check_targets(checked, to_stdout=output is None)
     # The run's own reports are never its evidence (a rerun in a kept workspace).
     written = tuple(path for _, path in targets) + ((output,) if output else ())
+    with _without_cyclic_gc():
+        return _run(options, settings, written, targets, fmt, output)
+
+
+def _run(
+    options: CheckOptions,
+    settings: Resolved,
+    written: tuple[Path, ...],
+    targets: list[tuple[str, Path]],
+    fmt: str,
+    output: Path | None,
+) -> int:
+    """Evaluate, record, render and write the reports; the exit code."""
     report = _check_and_record(dataclasses.replace(options, outputs=written), settings)
     color = output is None and use_color(stdout_is_tty())
     # Render everything before writing anything, so a failure leaves no partial set; each

@@ -75,12 +75,68 @@ class ConditionSyntaxError(Exception):
 
 @dataclass(frozen=True)
 class EvalContext:
-    """What a condition may depend on besides the data: the run's clock."""
+    """What a condition may depend on besides the data: the run's clock, and indexes built
+    over the run's documents, shared by every policy of the run (``text_index``)."""
 
     now: dt.datetime
+    indexes: dict[tuple[int, str], tuple[list[Any], TextIndex]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def text_index(self, items: list[Any], key: str) -> TextIndex:
+        """``items`` indexed by the string in their ``key`` field, built on first use.
+
+        Keyed by the list's identity, which stays unique because the entry holds the list:
+        documents are parsed once per run and never change while policies are evaluated.
+        """
+        entry = self.indexes.get((id(items), key))
+        if entry is None or entry[0] is not items:
+            entry = (items, TextIndex.build(items, key))
+            self.indexes[(id(items), key)] = entry
+        return entry[1]
 
 
 @dataclass(frozen=True)
+class TextIndex:
+    """The positions of a list's items by the string in one field, and the positions whose
+    field is NaN or Infinity (an item error for any comparison): what a ``where`` of the
+    form ``{path: FIELD, op: equals|in, value: TEXT(S)}`` can select. Every other item's
+    ``where`` is false (a string equals only a string), so it is never looked at."""
+
+    by_text: dict[str, list[int]]
+    non_finite: list[int]
+
+    @classmethod
+    def build(cls, items: list[Any], key: str) -> TextIndex:
+        by_text: dict[str, list[int]] = {}
+        non_finite: list[int] = []
+        for position, item in enumerate(items):
+            try:
+                value = item.get(key)
+            except AttributeError:
+                continue
+            if value.__class__ is str:
+                found = by_text.get(value)
+                if found is None:
+                    by_text[value] = [position]
+                else:
+                    found.append(position)
+            elif isinstance(value, float) and not math.isfinite(value):
+                non_finite.append(position)
+        return cls(by_text, non_finite)
+
+    def positions(self, texts: frozenset[str]) -> list[int]:
+        """The positions, in order, of the items whose field is one of ``texts`` or is not
+        finite."""
+        runs = [self.by_text[text] for text in texts if text in self.by_text]
+        if self.non_finite:
+            runs.append(self.non_finite)
+        if len(runs) == 1:
+            return runs[0]
+        return sorted(position for run in runs for position in run)
+
+
+@dataclass(frozen=True, slots=True)
 class Failure:
     """One violation found by a rule: the failing item and why."""
 
@@ -93,22 +149,38 @@ class Failure:
     while the other items are still evaluated and reported."""
 
 
+Predicate = Callable[[Any, EvalContext], bool]
+"""A compiled condition: a closure specialised to its path, operator and value."""
+
+
 class Condition:
-    """Base of the compiled condition tree."""
+    """Base of the compiled condition tree.
+
+    Every condition is compiled once into ``predicate``, a plain closure (its parts' closures
+    composed, field paths read with ``dict.get``, each operator specialised to its value), so
+    that evaluating an item costs a few calls rather than a walk of this tree.
+    """
+
+    predicate: Predicate
 
     def holds(self, data: Any, ctx: EvalContext) -> bool:
         """Whether the condition is true of ``data``."""
-        raise NotImplementedError  # pragma: no cover - abstract
+        return self.predicate(data, ctx)
 
     def failures(self, data: Any, ctx: EvalContext) -> list[Failure]:
         """The violations when used as a rule (see the module docstring)."""
-        if self.holds(data, ctx):
+        if self.predicate(data, ctx):
             return []
         return [Failure(data, self.describe())]
 
     def describe(self) -> str:
         """A short human form used in failure details."""
         raise NotImplementedError  # pragma: no cover - abstract
+
+
+def _compiled(condition: Condition, predicate: Predicate) -> None:
+    # Conditions are frozen dataclasses; their predicate is derived from their fields once.
+    object.__setattr__(condition, "predicate", predicate)
 
 
 # --------------------------------------------------------------------------- comparisons
@@ -279,19 +351,124 @@ class Leaf(Condition):
     op: str
     value: Any = None
     test: Callable[[Any, EvalContext], bool] = field(default=lambda _a, _c: False, compare=False)
+    """The operator applied to the value the path selected (``_leaf_test``)."""
 
-    def holds(self, data: Any, ctx: EvalContext) -> bool:
-        actual = self.path.search(data)
-        if self.op not in ("exists", "absent"):
-            # Every other op compares, and NaN compares false with everything: it would make
-            # not_equals, not_in and the `not` of any comparison hold.
-            _refuse_non_finite(actual, self.path.expression)
-        return self.test(actual, ctx)
+    def __post_init__(self) -> None:
+        _compiled(self, _leaf_predicate(self.path, self.op, self.value, self.test))
 
     def describe(self) -> str:
         if self.op in ("exists", "absent"):
             return f"{self.path.expression} {self.op}"
         return f"{self.path.expression} {self.op} {_show(self.value)}"
+
+
+def _leaf_predicate(
+    path: Path, op: str, value: Any, test: Callable[[Any, EvalContext], bool]
+) -> Predicate:
+    """The leaf as one closure: select, refuse NaN and Infinity, apply the operator."""
+    search = path.search
+    if op == "exists":
+        return lambda data, _c: search(data) is not None
+    if op == "absent":
+        return lambda data, _c: search(data) is None
+    fast = _one_key_predicate(path, op, value)
+    if fast is not None:
+        return fast
+    expression = path.expression
+
+    def leaf(data: Any, ctx: EvalContext) -> bool:
+        actual = search(data)
+        # Every other op compares, and NaN compares false with everything: it would make
+        # not_equals, not_in and the `not` of any comparison hold.
+        if isinstance(actual, float) and not math.isfinite(actual):
+            _refuse_non_finite(actual, expression)
+        return test(actual, ctx)
+
+    return leaf
+
+
+def _texts(op: str, value: Any) -> frozenset[str] | None:
+    """The strings an equals/in (or their negation) compares with, when all are strings."""
+    if op in ("equals", "not_equals") and type(value) is str:
+        return frozenset((value,))
+    if (
+        op in ("in", "not_in")
+        and isinstance(value, list)
+        and value
+        and all(type(option) is str for option in value)
+    ):
+        return frozenset(value)
+    return None
+
+
+def _one_key_predicate(path: Path, op: str, value: Any) -> Predicate | None:
+    """The commonest leaves fused into one closure: one field compared with strings
+    (``equals``, ``in`` and their negations) or a regex. Semantics are ``Leaf``'s exactly:
+    a string equals only a string, null and other types compare unequal, and NaN or Infinity
+    in the field is refused."""
+    if path.keys is None or len(path.keys) != 1:
+        return None
+    (key,) = path.keys
+    expression = path.expression
+    texts = _texts(op, value)
+    if texts is not None:
+        if op in ("equals", "in"):
+
+            def member(data: Any, _c: EvalContext) -> bool:
+                try:
+                    actual = data.get(key)
+                except AttributeError:
+                    return False
+                if actual.__class__ is str:
+                    return actual in texts
+                if isinstance(actual, float) and not math.isfinite(actual):
+                    _refuse_non_finite(actual, expression)
+                return False
+
+            return member
+
+        def not_member(data: Any, _c: EvalContext) -> bool:
+            try:
+                actual = data.get(key)
+            except AttributeError:
+                return True
+            if actual.__class__ is str:
+                return actual not in texts
+            if isinstance(actual, float) and not math.isfinite(actual):
+                _refuse_non_finite(actual, expression)
+            return True
+
+        return not_member
+    if op == "matches" and isinstance(value, str):
+        search = re.compile(value).search
+
+        def matches(data: Any, _c: EvalContext) -> bool:
+            try:
+                actual = data.get(key)
+            except AttributeError:
+                return False
+            if isinstance(actual, str):
+                return search(actual) is not None
+            if isinstance(actual, float) and not math.isfinite(actual):
+                _refuse_non_finite(actual, expression)
+            return False
+
+        return matches
+    return None
+
+
+def _equals(value: Any) -> Callable[[Any], bool]:
+    """``values_equal(actual, value, strict=True)`` specialised to ``value``'s type (the
+    leaf has already refused a non-finite ``actual``; ``value`` was checked at compile)."""
+    kind = type(value)
+    if kind is str:
+        return lambda actual: actual.__class__ is str and actual == value
+    if value is None or kind is bool:
+        # null and the booleans are singletons, and `true` is not `1`.
+        return lambda actual: actual is value
+    if _is_number(value):
+        return lambda actual: _is_number(actual) and bool(actual == value)
+    return lambda actual: values_equal(actual, value, strict=True)
 
 
 def _leaf_test(
@@ -305,16 +482,27 @@ def _leaf_test(
             hint="compare with finite numbers",
         )
     if op == "equals":
-        return lambda actual, _c: values_equal(actual, value, strict=True)
+        equal = _equals(value)
+        return lambda actual, _c: equal(actual)
     if op == "not_equals":
-        return lambda actual, _c: not values_equal(actual, value, strict=True)
+        equal = _equals(value)
+        return lambda actual, _c: not equal(actual)
     if op in ("in", "not_in"):
         if not isinstance(value, list):
             raise ConditionSyntaxError(f"op {op} needs a list value", [*where, "value"])
-        options = list(value)
+        options = tuple(_equals(option) for option in value)
+
+        def member(actual: Any, _c: EvalContext) -> bool:
+            # Loops rather than any()/all() here and below: these run per item, and a
+            # generator costs a frame each call.
+            for equal in options:  # noqa: SIM110
+                if equal(actual):
+                    return True
+            return False
+
         if op == "in":
-            return lambda actual, _c: any(values_equal(actual, o, strict=True) for o in options)
-        return lambda actual, _c: not any(values_equal(actual, o, strict=True) for o in options)
+            return member
+        return lambda actual, c: not member(actual, c)
     if op in ("contains", "not_contains"):
 
         def contains(actual: Any, _c: EvalContext) -> bool:
@@ -412,14 +600,46 @@ def _version_text(value: str | int | float) -> str | None:
 # --------------------------------------------------------------------------- composites
 
 
+def _all(predicates: Sequence[Predicate]) -> Predicate:
+    if len(predicates) == 1:
+        return predicates[0]
+    if len(predicates) == 2:
+        first, second = predicates
+        return lambda data, ctx: first(data, ctx) and second(data, ctx)
+
+    def every(data: Any, ctx: EvalContext) -> bool:
+        for predicate in predicates:  # noqa: SIM110
+            if not predicate(data, ctx):
+                return False
+        return True
+
+    return every
+
+
+def _any(predicates: Sequence[Predicate]) -> Predicate:
+    if len(predicates) == 1:
+        return predicates[0]
+    if len(predicates) == 2:
+        first, second = predicates
+        return lambda data, ctx: first(data, ctx) or second(data, ctx)
+
+    def some(data: Any, ctx: EvalContext) -> bool:
+        for predicate in predicates:  # noqa: SIM110
+            if predicate(data, ctx):
+                return True
+        return False
+
+    return some
+
+
 @dataclass(frozen=True)
 class All(Condition):
     """``{all: [...]}``: every part holds."""
 
     parts: tuple[Condition, ...]
 
-    def holds(self, data: Any, ctx: EvalContext) -> bool:
-        return all(part.holds(data, ctx) for part in self.parts)
+    def __post_init__(self) -> None:
+        _compiled(self, _all([part.predicate for part in self.parts]))
 
     def failures(self, data: Any, ctx: EvalContext) -> list[Failure]:
         out: list[Failure] = []
@@ -441,8 +661,8 @@ class Any_(Condition):
 
     parts: tuple[Condition, ...]
 
-    def holds(self, data: Any, ctx: EvalContext) -> bool:
-        return any(part.holds(data, ctx) for part in self.parts)
+    def __post_init__(self) -> None:
+        _compiled(self, _any([part.predicate for part in self.parts]))
 
     def describe(self) -> str:
         return "any of (" + "; ".join(p.describe() for p in self.parts) + ")"
@@ -454,8 +674,9 @@ class Not(Condition):
 
     part: Condition
 
-    def holds(self, data: Any, ctx: EvalContext) -> bool:
-        return not self.part.holds(data, ctx)
+    def __post_init__(self) -> None:
+        inner = self.part.predicate
+        _compiled(self, lambda data, ctx: not inner(data, ctx))
 
     def describe(self) -> str:
         return f"not ({self.part.describe()})"
@@ -478,6 +699,22 @@ def _items(selected: Any) -> list[Any]:
     return [selected]
 
 
+def _selected(where: Condition | None, check: Predicate | None = None) -> Predicate:
+    """Whether an item counts: it passes ``where`` (if any) and fails ``check`` (if any)."""
+    if where is None:
+        if check is None:
+            return lambda _item, _c: True
+        return lambda item, ctx: not check(item, ctx)
+    passes = where.predicate
+    if check is None:
+        return passes
+    return lambda item, ctx: passes(item, ctx) and not check(item, ctx)
+
+
+INDEX_MIN_ITEMS = 64
+"""Below this many items a ``where`` is evaluated item by item: an index would cost more."""
+
+
 @dataclass(frozen=True)
 class ForEach(Condition):
     """``{for_each, where, assert}``: every selected item passing ``where`` passes ``assert``."""
@@ -485,26 +722,60 @@ class ForEach(Condition):
     path: Path
     where: Condition | None
     check: Condition
+    failing: Predicate = field(init=False, compare=False, repr=False)
+    """An item passing ``where`` and failing ``assert``: one closure, called once per item."""
+    where_texts: tuple[str, frozenset[str]] | None = field(init=False, compare=False, repr=False)
+    """For a ``where`` comparing one field with strings (equals or in): the field and the
+    strings. Over a long list, only the items the run's ``TextIndex`` gives are evaluated:
+    the other items' ``where`` is false. This is most policies over scanner findings
+    (``where: {path: target, op: equals, ...}``), which Rego engines get from Trivy's nesting
+    by target and this engine from the index."""
 
-    def holds(self, data: Any, ctx: EvalContext) -> bool:
-        for item in _items(self.path.search(data)):
-            if (self.where is None or self.where.holds(item, ctx)) and not self.check.holds(
-                item, ctx
-            ):
-                return False
-        return True
+    def __post_init__(self) -> None:
+        search, failing = self.path.search, _selected(self.where, self.check.predicate)
+        object.__setattr__(self, "failing", failing)
+        object.__setattr__(self, "where_texts", _where_texts(self.where))
+
+        def every(data: Any, ctx: EvalContext) -> bool:
+            for item in _items(search(data)):  # noqa: SIM110
+                if failing(item, ctx):
+                    return False
+            return True
+
+        _compiled(self, every)
 
     def failures(self, data: Any, ctx: EvalContext) -> list[Failure]:
         """One failure per failing item; an item that cannot be evaluated is an ``error``
         failure naming its index, and the items after it are still evaluated."""
+        items = _items(self.path.search(data))
+        positions: list[int] | None = None
+        candidates = items
+        if self.where_texts is not None and len(items) >= INDEX_MIN_ITEMS:
+            key, texts = self.where_texts
+            positions = ctx.text_index(items, key).positions(texts)
+            candidates = [items[position] for position in positions]
+        failing = self.failing
+        try:
+            # The common case first: no item raises, so the loop is a plain comprehension
+            # (one closure call per item) and the failures share one detail text.
+            bad = [item for item in candidates if failing(item, ctx)]
+        except (CompliancegateError, RecursionError):
+            return self._failures_one_by_one(items, ctx, positions)
+        if not bad:
+            return []
         detail = f"fails {self.check.describe()}"
+        return [Failure(item, detail) for item in bad]
+
+    def _failures_one_by_one(
+        self, items: list[Any], ctx: EvalContext, positions: list[int] | None
+    ) -> list[Failure]:
+        detail = f"fails {self.check.describe()}"
+        failing = self.failing
         out: list[Failure] = []
-        where, check = self.where, self.check
-        # A plain try per item, not a context manager: this loop runs once per finding of
-        # every policy, and the place of an error is only formatted when there is one.
-        for index, item in enumerate(_items(self.path.search(data))):
+        for index in range(len(items)) if positions is None else positions:
+            item = items[index]
             try:
-                if (where is None or where.holds(item, ctx)) and not check.holds(item, ctx):
+                if failing(item, ctx):
                     out.append(Failure(item, detail))
             except (CompliancegateError, RecursionError) as exc:
                 out.append(_item_error(item, f"{self.path.expression}[{index}]", exc))
@@ -512,6 +783,15 @@ class ForEach(Condition):
 
     def describe(self) -> str:
         return f"for each {self.path.expression}: {self.check.describe()}"
+
+
+def _where_texts(where: Condition | None) -> tuple[str, frozenset[str]] | None:
+    if not isinstance(where, Leaf) or where.op not in ("equals", "in"):
+        return None
+    keys, texts = where.path.keys, _texts(where.op, where.value)
+    if keys is None or len(keys) != 1 or texts is None:
+        return None
+    return keys[0], texts
 
 
 @dataclass(frozen=True)
@@ -523,20 +803,21 @@ class Count(Condition):
     op: str
     value: int | float
 
+    def __post_init__(self) -> None:
+        wanted, value = ORDERS[self.op], self.value
+        _compiled(self, lambda data, ctx: compare_numbers(self.count(data, ctx), value) in wanted)
+
     def count(self, data: Any, ctx: EvalContext) -> int:
         """The number of selected items that pass ``where``."""
-        return sum(
-            1
-            for item in _items(self.path.search(data))
-            if self.where is None or self.where.holds(item, ctx)
-        )
-
-    def holds(self, data: Any, ctx: EvalContext) -> bool:
-        return compare_numbers(self.count(data, ctx), self.value) in ORDERS[self.op]
+        items = _items(self.path.search(data))
+        if self.where is None:
+            return len(items)
+        passes = self.where.predicate
+        return sum(1 for item in items if passes(item, ctx))
 
     def failures(self, data: Any, ctx: EvalContext) -> list[Failure]:
         n = self.count(data, ctx)
-        if self.holds(data, ctx):
+        if compare_numbers(n, self.value) in ORDERS[self.op]:
             return []
         return [
             Failure(
@@ -556,7 +837,10 @@ class Schema(Condition):
     validator: Any = field(compare=False)
     source: str = ""
 
-    def holds(self, data: Any, ctx: EvalContext) -> bool:
+    def __post_init__(self) -> None:
+        _compiled(self, self._valid)
+
+    def _valid(self, data: Any, _c: EvalContext) -> bool:
         with self._unresolvable_is_an_evaluation_error():
             return bool(self.validator.is_valid(data))
 

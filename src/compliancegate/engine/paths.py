@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -54,6 +55,74 @@ def field_chain(node: Any) -> tuple[str, ...] | None:
     return None
 
 
+Getter = Callable[[Any], Any]
+
+
+def field_getter(keys: tuple[str, ...]) -> Getter:
+    """A function doing exactly what jmespath's ``visit_field`` does for each key in turn,
+    ``value.get(key)`` and null for anything without ``get``, without building an interpreter
+    per call (40x faster). Conditions inline the one-key case themselves."""
+    if len(keys) == 1:
+        (key,) = keys
+
+        def get_one(data: Any) -> Any:
+            try:
+                return data.get(key)
+            except AttributeError:
+                return None
+
+        return get_one
+
+    def get_chain(data: Any) -> Any:
+        for key in keys:
+            try:
+                data = data.get(key)
+            except AttributeError:
+                return None
+        return data
+
+    return get_chain
+
+
+def node_getter(node: Any) -> Getter | None:
+    """A plain function for an expression made of field lookups, sub-expressions, ``@`` and
+    multi-selects (``[id, package]``, ``{id: id, pkg: package}``: how policies write ``key``),
+    doing what jmespath's ``TreeInterpreter`` does for those nodes; None for anything else,
+    which keeps the interpreter."""
+    kind = node.get("type")
+    if kind in ("field", "subexpression"):
+        keys = field_chain(node)
+        if keys is not None:
+            return field_getter(keys)
+    if kind == "current":
+        return lambda data: data
+    if kind == "subexpression":
+        steps = [node_getter(child) for child in node["children"]]
+        if any(step is None for step in steps):
+            return None
+        chain = tuple(step for step in steps if step is not None)
+
+        def subexpression(data: Any) -> Any:
+            for step in chain:
+                data = step(data)
+            return data
+
+        return subexpression
+    if kind == "multi_select_list":
+        items = [node_getter(child) for child in node["children"]]
+        if any(item is None for item in items):
+            return None
+        getters = tuple(item for item in items if item is not None)
+        return lambda data: None if data is None else [get(data) for get in getters]
+    if kind == "multi_select_dict":
+        pairs = [(child["value"], node_getter(child["children"][0])) for child in node["children"]]
+        if any(get is None for _name, get in pairs):
+            return None
+        named = tuple((name, get) for name, get in pairs if get is not None)
+        return lambda data: None if data is None else {name: get(data) for name, get in named}
+    return None
+
+
 @dataclass(frozen=True)
 class Path:
     """A compiled JMESPath expression with its source text (for messages)."""
@@ -62,20 +131,18 @@ class Path:
     compiled: jmespath.parser.ParsedResult = field(compare=False, repr=False)
     keys: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
     """Set when the expression is only field lookups: evaluated as ``.get`` calls."""
+    search: Getter = field(init=False, compare=False, repr=False)
+    """Evaluate on ``data``: plain lookups where ``node_getter`` can (the common case), else
+    the interpreter. A runtime JMESPath error (bad function argument) is raised as
+    ``CompliancegateError`` so the policy ends in ``error``, never in ``pass``. An attribute
+    holding a function rather than a method: it runs once per leaf per item of every
+    policy."""
 
-    def search(self, data: Any) -> Any:
-        """Evaluate on ``data``; a runtime JMESPath error (bad function argument) is raised
-        as ``CompliancegateError`` so the policy ends in ``error``, never in ``pass``."""
-        keys = self.keys
-        if keys is not None:
-            # Exactly jmespath's visit_field, without building an interpreter per call (40x
-            # faster): ``value.get(key)``, and null for anything without ``get``.
-            for key in keys:
-                try:
-                    data = data.get(key)
-                except AttributeError:
-                    return None
-            return data
+    def __post_init__(self) -> None:
+        getter = node_getter(self.compiled.parsed)
+        object.__setattr__(self, "search", getter or self._interpret)
+
+    def _interpret(self, data: Any) -> Any:
         try:
             return self.compiled.search(data)
         except jmespath.exceptions.JMESPathError as exc:

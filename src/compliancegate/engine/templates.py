@@ -32,10 +32,10 @@ class Template:
         """Render with ``values`` (keys are the roots); a missing key renders ``<missing>``."""
         out: list[str] = []
         for part in self.parts:
-            if isinstance(part, str):
+            if part.__class__ is str:
                 out.append(part)
             else:
-                out.append(_format(_lookup(values, part)))
+                out.append(_format(_lookup(values, part)))  # type: ignore[arg-type]
         return "".join(out)
 
 
@@ -84,13 +84,19 @@ def _parse_field(name: str, source: str) -> tuple[str, ...]:
     return segments
 
 
+_ABSENT = object()
+
+
 def _lookup(values: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = values.get(path[0], None)
-    if path[0] not in values:
+    node: Any = values.get(path[0], _ABSENT)
+    if node is _ABSENT:
         return MISSING
     for segment in path[1:]:
-        if isinstance(node, Mapping) and segment in node:
-            node = node[segment]
+        # A plain dict first: isinstance against the Mapping ABC costs more than the lookup.
+        if node.__class__ is dict or isinstance(node, Mapping):
+            node = node.get(segment, _ABSENT)
+            if node is _ABSENT:
+                return MISSING
         elif isinstance(node, list) and segment.isdigit() and int(segment) < len(node):
             node = node[int(segment)]
         else:
@@ -99,6 +105,8 @@ def _lookup(values: Mapping[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def _format(value: Any) -> str:
+    if value.__class__ is str and len(value) <= MAX_VALUE_CHARS:
+        return value
     if value is None:
         return MISSING
     if isinstance(value, bool):

@@ -143,6 +143,8 @@ def replace_surrogates(text: str) -> str:
     They cannot be encoded as UTF-8, so one of them would crash the CLI when it writes the
     report; several JSON parsers in other languages also reject them.
     """
+    if text.isascii():  # most text, and no surrogate is ASCII: skip the regex
+        return text
     return _SURROGATES.sub(REPLACEMENT, text)
 
 
