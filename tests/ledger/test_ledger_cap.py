@@ -5,19 +5,24 @@ while it still fails, nothing loses its clock, and the break-fix rule sees the s
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
+import random
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ledger_project import DAY0, Project, cli, day, register_yaml
 
 from compliancegate.ledger.breakfix import open_break_fix, release_block, sort_open
 from compliancegate.ledger.chain import EMPTY, link
+from compliancegate.ledger.changes import build_batch
 from compliancegate.ledger.files import Head, encode_head
 from compliancegate.ledger.filestore import FileStore
 from compliancegate.ledger.observe import RunContext, observe
@@ -35,7 +40,7 @@ from compliancegate.ledger.records import (
     decode,
     encode,
 )
-from compliancegate.ledger.state import Finding, FindingStatus, LedgerState
+from compliancegate.ledger.state import Finding, FindingStatus, LedgerState, StateBuilder
 from compliancegate.ledger.views import finding_json, findings_table
 from compliancegate.loading.policies import load_policies
 from compliancegate.loading.register import load_register
@@ -674,3 +679,114 @@ def test_without_the_setting_the_default_cap_applies(project: Project) -> None:
     _config(project, f"limits: {{ledger_findings_per_policy: {MAX_CAP}}}\n")
     _scan(project, 3)
     assert cli(["check", "--env", "staging"]).code == 1
+
+
+# --------------------------------------------------------------------------- any history
+
+ITEMS = 10
+RUN_SETS = st.lists(
+    st.tuples(st.frozensets(st.integers(0, ITEMS - 1)), st.booleans()), min_size=1, max_size=7
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(cap=st.integers(1, 4), runs=RUN_SETS, order=st.randoms(use_true_random=False))
+def test_any_history_keeps_every_clock_honest(
+    setup: Setup, cap: int, runs: list[tuple[frozenset[int], bool]], order: random.Random
+) -> None:
+    """Whatever fails in which run (``evaluated`` False: the policy ended in error), with
+    any cap and any order of the evidence: a violation that fails is followed by an open
+    finding (its own or the overflow finding) opened no later than it started failing;
+    a finding of its own opens exactly then; nothing stays open that a complete run no
+    longer finds; a run opens at most ``cap`` findings with text."""
+    state = StateBuilder()
+    head = EMPTY
+    since: dict[str, dt.datetime] = {}  # each failing item's current streak
+    for n, (failing, evaluated) in enumerate(runs):
+        at = day(n)
+        items = list(failing)
+        order.shuffle(items)
+        status = None if evaluated else Status.ERROR
+        op = observe(report(setup, at, {"vulns": items}, status=status), CONTEXT, cap=cap)
+        batch = build_batch(state, head, (), [op])
+        head = batch.linked.head
+        added = batch.linked.records
+        opened = [r.data["fingerprint"] for r in added if r.kind is RecordKind.OPENED]
+        assert len([f for f in opened if not f.startswith("overflow:")]) <= cap
+        fingerprints = {fp("vulns", i) for i in failing}
+        if evaluated:
+            since = {f: since.get(f, at) for f in fingerprints}
+        else:
+            # An error resolves nothing: what it does not report has not been seen fixed.
+            since = {**since, **{f: since.get(f, at) for f in fingerprints}}
+        frozen = state.freeze(at)
+        live = {f.fingerprint: f for f in frozen.live()}
+        aggregate = live.get(overflow_fingerprint("vulns"))
+        for fingerprint, start in since.items():
+            own = live.get(fingerprint)
+            if own is not None:
+                assert own.opened_at == start
+            else:
+                assert aggregate is not None and aggregate.opened_at <= start
+        if evaluated:
+            assert {f for f in live if not f.startswith("overflow:")} <= fingerprints
+            assert (aggregate is not None) == any(f not in live for f in fingerprints)
+        members = sorted(f for f in fingerprints if f not in live)
+        summaries = [r.data for r in added if r.kind is RecordKind.OVERFLOW]
+        if members:
+            (summary,) = summaries
+            assert summary["count"] == len(members)
+            assert summary["fingerprints"] == digest(members)
+        else:
+            assert summaries == []
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    cap=st.integers(1, 4),
+    runs=st.lists(
+        st.tuples(st.frozensets(st.integers(0, ITEMS - 1)), st.frozensets(st.integers(0, 3))),
+        min_size=2,
+        max_size=6,
+    ),
+)
+def test_any_release_blocks_on_what_the_ledger_records_as_breached(
+    setup: Setup, cap: int, runs: list[tuple[frozenset[int], frozenset[int]]]
+) -> None:
+    """The release's decision (``sort_open`` over ``open_break_fix``) and the records of
+    the same run (``finding.breached``) name the same findings, past the cap too."""
+    state = StateBuilder()
+    head = EMPTY
+    for n, (failing, waived) in enumerate(runs):
+        at = day(n)
+        rep = report(setup, at, {"pinned": sorted(failing)}, release=True)
+        if waived:
+            policies, _ = setup
+            pinned = policies["pinned"]
+            results = [
+                PolicyResult(
+                    r.policy,
+                    r.status,
+                    tuple(
+                        violation(pinned, i, waiver(pinned)) if i in waived else v
+                        for i, v in zip(sorted(failing), r.violations, strict=True)
+                    ),
+                    blocking=r.blocking,
+                )
+                if r.policy.id == "pinned"
+                else r
+                for r in rep.results
+            ]
+            rep = dataclasses.replace(rep, results=tuple(results))
+        before = state.freeze(at)
+        blocking, quiet = sort_open(open_break_fix(before), list(rep.results), Severity.MODERATE)
+        assert quiet == ()
+        batch = build_batch(state, head, (), [observe(rep, CONTEXT, cap=cap)])
+        head = batch.linked.head
+        added = batch.linked.records
+        breached = {r.data["finding"] for r in added if r.kind is RecordKind.BREACHED}
+        # Left aside, as before the cap: a finding waived until this release, which
+        # unwaives it, is recorded as breached but did not block (the release excepts
+        # findings the ledger holds waived).
+        unwaived = {f.id for f in before.live() if f.status is FindingStatus.WAIVED}
+        assert {f.finding for f in blocking} == breached - unwaived
