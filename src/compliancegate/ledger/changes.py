@@ -203,9 +203,13 @@ def _plan_overflow(
     waivers: dict[str, tuple[str, dt.date | None]] = {
         v.fingerprint: (v.waiver, v.waiver_expires) for v in joining if v.waiver is not None
     }
-    beyond: list[str] = []
+    beyond: Sequence[str] = ()
     if rest is not None:
-        beyond = [fp for fp in rest.fingerprints if state.live_finding(fp) is None]
+        # Few of the policy's findings have their own: filter by them, not by a lookup each.
+        own = {f.fingerprint for f in state.live_findings() if f.policy == policy}
+        beyond = rest.fingerprints
+        if not own.isdisjoint(beyond):
+            beyond = [fp for fp in beyond if fp not in own]
         waivers.update(rest.waivers)
     members = list(heapq.merge(sorted(v.fingerprint for v in joining), beyond))
     if not members:

@@ -183,18 +183,15 @@ def _overflow(
 ) -> PolicyOverflow:
     """The violations of ``policy`` past the cap: fingerprints, waivers, and what the
     finding that follows them needs (every control, the highest severity)."""
-    controls: dict[str, None] = {}
-    severity = Severity.LOW
-    waivers = {}
-    kind = ""
-    for fp, v in rest.items():
-        kind = kind or v.kind
-        for control in v.controls:
-            controls[control] = None
-        if v.severity.rank > severity.rank:
-            severity = v.severity
-        if v.waiver is not None:
-            waivers[fp] = (v.waiver.id, v.waiver.expires)
+    violations = rest.values()
+    # Violations of one policy mostly share their controls and severity: comprehensions
+    # over sets of them, rather than a loop that compares each violation's.
+    controls = {c for group in {tuple(v.controls) for v in violations} for c in group}
+    severity = max({v.severity for v in violations}, key=lambda s: s.rank, default=Severity.LOW)
+    waivers = {
+        fp: (v.waiver.id, v.waiver.expires) for fp, v in rest.items() if v.waiver is not None
+    }
+    kind = next(iter(violations)).kind if rest else ""
     key = tuple(sorted(controls))
     return PolicyOverflow(
         policy=policy,

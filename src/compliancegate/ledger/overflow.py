@@ -61,7 +61,7 @@ def digest(fingerprints: Iterable[str]) -> str:
     chunk: list[str] = []
     for fingerprint in fingerprints:
         chunk.append(fingerprint)
-        if len(chunk) == 4096:
+        if len(chunk) == 65536:
             hasher.update(("\n".join(chunk) + "\n").encode())
             chunk.clear()
     if chunk:
