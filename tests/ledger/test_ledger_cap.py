@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ledger_project import DAY0, Project, cli, day, register_yaml
+from ledger_project import DAY0, Project, cli, cli_subprocess, day, git, register_yaml
 
 from compliancegate.ledger.breakfix import open_break_fix, release_block, sort_open
 from compliancegate.ledger.chain import EMPTY, link
@@ -632,7 +632,7 @@ def test_findings_views_report_the_count(setup: Setup, store: FileStore) -> None
     counts = [e.get("count") for e in document["timeline"] if e["event"] == "overflow"]
     assert counts == [7, now]
     table = findings_table([finding], width=200)
-    assert f"{now} violations of vulns past the ledger's cap" in table
+    assert f"vulns: {now} violation(s) past the ledger's cap (latest run)" in table
 
 
 # --------------------------------------------------------------------------- the setting
@@ -790,3 +790,27 @@ def test_any_release_blocks_on_what_the_ledger_records_as_breached(
         # findings the ledger holds waived).
         unwaived = {f.id for f in before.live() if f.status is FindingStatus.WAIVED}
         assert {f.finding for f in blocking} == breached - unwaived
+
+
+def test_a_git_ledger_records_past_the_cap_from_a_real_process(
+    project: Project, remote: Path
+) -> None:
+    """The whole way: ``python -m compliancegate check`` with the config's cap, a git
+    ledger (whose queue holds the operation before the push), then ``ledger verify``."""
+    _config(project, "limits: {ledger_findings_per_policy: 2}\n")
+    location = f"git:{remote}#ledger"
+    _scan(project, 6)
+    outcome = cli_subprocess(["check", "--env", "staging", "--ledger", location], project.root)
+    assert outcome.code == 1, outcome.output
+    _scan(project, 6)
+    outcome = cli_subprocess(
+        ["check", "--env", "staging", "--ledger", location], project.root, now=day(1)
+    )
+    assert outcome.code == 1, outcome.output
+    text = git("--git-dir", str(remote), "show", "ledger:records.jsonl")
+    recs = [json.loads(line) for line in text.splitlines()]
+    assert [s["count"] for s in of_kind(recs, RecordKind.OVERFLOW)] == [4, 4]
+    assert len(of_kind(recs, RecordKind.OPENED)) == 3 and of_kind(recs, RecordKind.RESOLVED) == []
+    assert cli_subprocess(["ledger", "verify", "--ledger", location], project.root).code == 0
+    listed = cli_subprocess(["findings", "list", "--ledger", location], project.root, now=day(1))
+    assert "no-critical-vulns: 4 violation(s) past the ledger's cap" in listed.stdout

@@ -153,7 +153,8 @@ def findings_table(findings: Sequence[Finding], width: int = 80) -> str:
         source = f.policy or "manual"
         title = f.title
         if f.overflow is not None:
-            title = f"{f.overflow.count} {title} (at the latest run that had any)"
+            # Short enough for 80 columns: the count first, the policy is named before it.
+            title = f"{f.overflow.count} violation(s) past the ledger's cap (latest run)"
         lines.append("  " + truncate(one_line(f"{f.severity} {source}: {title}"), width - 2))
     breached = sum(1 for f in findings if f.breached)
     live = sum(1 for f in findings if f.live)
