@@ -138,9 +138,9 @@ class Resolved:
     """The environment names the config declares (policies are checked against them)."""
     break_fix_enforced: bool = True
     """False when the config turns the break-fix rule off (every report then says so)."""
-    ledger_cap: int = 1000
-    """Violations of one policy a run records in the ledger with their text
-    (``ledger.overflow.DEFAULT_CAP`` unless the config's ``limits`` says otherwise)."""
+    ledger_cap: int | None = None
+    """Violations of one policy a run records in the ledger with their text (the config's
+    ``limits: {ledger_findings_per_policy: N}``; None: ``ledger.overflow.DEFAULT_CAP``)."""
     config: str | None = None
     """The config file, as shown to users (None without one)."""
     inputs: tuple[InputFile, ...] = field(default=(), compare=False, repr=False)
@@ -223,7 +223,6 @@ def resolve(options: CheckOptions) -> Resolved:
     waivers = options.waivers or (env.waivers if env and env.waivers else None) or config.waivers
     fail_on = options.fail_on or (env.fail_on if env else None) or config.fail_on or Severity.LOW
     from compliancegate.ledger.location import DEFAULT_LOCATION, check_location
-    from compliancegate.ledger.overflow import DEFAULT_CAP
 
     ledger = None
     if not options.no_ledger:
@@ -257,7 +256,7 @@ def resolve(options: CheckOptions) -> Resolved:
         release=release,
         declared=config.declared,
         break_fix_enforced=config.break_fix_enforced,
-        ledger_cap=DEFAULT_CAP if config.ledger_cap is None else config.ledger_cap,
+        ledger_cap=config.ledger_cap,
         config=None if config.file is None else display(config.file),
         inputs=tuple(read),
     )

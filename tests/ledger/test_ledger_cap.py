@@ -675,10 +675,22 @@ def test_a_bad_cap_in_the_config_is_refused(project: Project, value: str) -> Non
 def test_without_the_setting_the_default_cap_applies(project: Project) -> None:
     from compliancegate.check import Resolved
 
-    assert Resolved.__dataclass_fields__["ledger_cap"].default == DEFAULT_CAP
+    assert Resolved.__dataclass_fields__["ledger_cap"].default is None  # DEFAULT_CAP
+    assert DEFAULT_CAP == 1000  # documented in docs/ledger.md
+    _scan(project, DEFAULT_CAP + 1)
+    assert cli(["check", "--env", "staging"]).code == 1
+    lines = (project.root / ".compliancegate/ledger/records.jsonl").read_bytes().splitlines()
+    recs = [json.loads(line) for line in lines]
+    assert [s["count"] for s in of_kind(recs, RecordKind.OVERFLOW)] == [1]
+    assert len(of_kind(recs, RecordKind.OPENED)) == DEFAULT_CAP + 1  # and the overflow one
+
+
+def test_the_largest_cap_is_accepted(project: Project) -> None:
     _config(project, f"limits: {{ledger_findings_per_policy: {MAX_CAP}}}\n")
     _scan(project, 3)
     assert cli(["check", "--env", "staging"]).code == 1
+    lines = (project.root / ".compliancegate/ledger/records.jsonl").read_bytes().splitlines()
+    assert of_kind([json.loads(line) for line in lines], RecordKind.OVERFLOW) == []
 
 
 # --------------------------------------------------------------------------- any history

@@ -81,10 +81,12 @@ class LedgerBreakFix:
 
 
 def record_run(
-    store: LedgerStore, report: CheckReport, context: RunContext, cap: int = DEFAULT_CAP
+    store: LedgerStore, report: CheckReport, context: RunContext, cap: int | None = None
 ) -> tuple[Notice, ...]:
     """Append the run and its changes in findings, at most ``cap`` violations per policy
-    with their text (the rest counted, ``overflow.py``); notices for the report."""
+    (``DEFAULT_CAP`` when None) with their text, the rest counted (``overflow.py``);
+    notices for the report."""
+    cap = DEFAULT_CAP if cap is None else cap
     try:
         outcome = store.commit([observe(report, context, cap=cap)])
     except LedgerRewritten as exc:
