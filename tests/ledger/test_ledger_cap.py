@@ -826,3 +826,19 @@ def test_a_git_ledger_records_past_the_cap_from_a_real_process(
     assert cli_subprocess(["ledger", "verify", "--ledger", location], project.root).code == 0
     listed = cli_subprocess(["findings", "list", "--ledger", location], project.root, now=day(1))
     assert "no-critical-vulns: 4 violation(s) past the ledger's cap" in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda d: {k: v for k, v in d.items() if k != "count"}, "lacks data.count"),
+        (lambda d: {**d, "waived": "0"}, "data.waived of a finding.overflow record has the wrong"),
+    ],
+)
+def test_ledger_verify_names_a_malformed_summary(
+    setup: Setup, store: FileStore, edit: Any, reason: str
+) -> None:
+    record(store, report(setup, DAY0, {"vulns": range(2 * CAP)}))
+    _rewrite(store.folder, lambda kind, data: edit(data) if kind is RecordKind.OVERFLOW else data)
+    code, output = _verify(store.folder)
+    assert code == 1 and f"record {CAP + 3}: malformed" in output and reason in output, output
