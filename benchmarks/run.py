@@ -11,7 +11,8 @@ Suites (default: ``gate``; ``--suite all`` runs every one, in this order):
   (``parse_bench.py``);
 - ``workflow``: the script-injection policies on hostile workflows (``workflow_bench.py``);
 - ``ledger``: recording runs and replaying a long ledger (``ledger_bench.py``,
-  ``ledger_history_bench.py``);
+  ``ledger_history_bench.py``), and a run of a million violations and the runs after it
+  (``ledger_cap_bench.py``);
 - ``bundle``: evidence bundle archives (``bundle_archive_bench.py``, and ``bundle_bench.py``
   where it exists).
 
@@ -42,6 +43,7 @@ SUITES: dict[str, list[tuple[str, list[str], list[str]]]] = {
     "ledger": [
         ("ledger_bench.py", [], ["--repeat", "1", "--scale", "0.01"]),
         ("ledger_history_bench.py", [], ["--sizes", "100,200,400"]),
+        ("ledger_cap_bench.py", [], ["--items", "500", "--policies", "2"]),
     ],
     "bundle": [
         ("bundle_archive_bench.py", [], ["--megabytes", "4", "--small", "500"]),

@@ -138,6 +138,9 @@ class Resolved:
     """The environment names the config declares (policies are checked against them)."""
     break_fix_enforced: bool = True
     """False when the config turns the break-fix rule off (every report then says so)."""
+    ledger_cap: int | None = None
+    """Violations of one policy a run records in the ledger with their text (the config's
+    ``limits: {ledger_findings_per_policy: N}``; None: ``ledger.overflow.DEFAULT_CAP``)."""
     config: str | None = None
     """The config file, as shown to users (None without one)."""
     inputs: tuple[InputFile, ...] = field(default=(), compare=False, repr=False)
@@ -253,6 +256,7 @@ def resolve(options: CheckOptions) -> Resolved:
         release=release,
         declared=config.declared,
         break_fix_enforced=config.break_fix_enforced,
+        ledger_cap=config.ledger_cap,
         config=None if config.file is None else display(config.file),
         inputs=tuple(read),
     )

@@ -336,6 +336,10 @@ class OpenBreakFix:
     controls: tuple[ControlRef, ...]
     severity: Severity
     opened_at: dt.datetime
+    tracked: frozenset[str] = frozenset()
+    """For the finding that follows a policy's violations past the ledger's cap: the
+    fingerprints of that policy's violations that have an open finding of their own (the
+    others are the ones it follows)."""
 
 
 @dataclass(frozen=True)

@@ -142,3 +142,14 @@ def test_measured_processes_may_use_bytecode_caches(monkeypatch: pytest.MonkeyPa
     env = gate_bench.child_environment()
     assert "PYTHONDONTWRITEBYTECODE" not in env
     assert env["COMPLIANCEGATE_NOW"] == "2026-11-21T12:00:00Z"
+
+
+def test_ledger_cap_bench_runs_at_smoke_size() -> None:
+    """The million-violation benchmark, at a few hundred: every run finishes (the small
+    input exits 1, its policies fail), and the ledger is bounded by the cap."""
+    done = run(str(BENCH / "ledger_cap_bench.py"), "--items", "300", "--policies", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "did not finish" not in done.stdout
+    for label in ("big run, empty ledger", "small run again, on a small ledger"):
+        assert label in done.stdout
+    assert "600 violations" in done.stdout

@@ -59,7 +59,7 @@ def _check_and_record(options: CheckOptions, settings: Resolved) -> CheckReport:
     reader = LedgerBreakFix(store, options.now or current_time()[0])
     report = run_check(options, settings, reader if settings.release else None)
     notices += reader.notices
-    notices += record_run(store, report, run_context(Path.cwd()))
+    notices += record_run(store, report, run_context(Path.cwd()), settings.ledger_cap)
     if not notices:
         return report
     return dataclasses.replace(report, notices=(*report.notices, *notices))

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from compliancegate.engine.conditions import Condition
 from compliancegate.engine.evaluation import fingerprint
 from compliancegate.ledger.clocks import BEFORE_NEXT_RELEASE
+from compliancegate.ledger.overflow import is_overflow, overflow_fingerprint
 from compliancegate.ledger.state import FindingStatus, LedgerState
 from compliancegate.model import (
     PRODUCTION_ENVIRONMENT,
@@ -47,8 +48,16 @@ _KIND = "ledger"
 def open_break_fix(state: LedgerState) -> tuple[OpenBreakFix, ...]:
     """The break-fix findings of ``state`` that are open (a waived one is excepted)."""
     found = []
-    for finding in state.live():
+    live = state.live()
+    for finding in live:
         if finding.clock.before_release and finding.status is FindingStatus.OPEN:
+            tracked: frozenset[str] = frozenset()
+            if is_overflow(finding.fingerprint):
+                tracked = frozenset(
+                    f.fingerprint
+                    for f in live
+                    if f.policy == finding.policy and not is_overflow(f.fingerprint)
+                )
             found.append(
                 OpenBreakFix(
                     finding=finding.id,
@@ -58,6 +67,7 @@ def open_break_fix(state: LedgerState) -> tuple[OpenBreakFix, ...]:
                     controls=tuple(ControlRef(c) for c in finding.controls),
                     severity=finding.severity,
                     opened_at=finding.opened_at,
+                    tracked=tracked,
                 )
             )
     return tuple(found)
@@ -98,12 +108,22 @@ def sort_open(
     outcome: dict[str, bool] = {}
     evaluated = set()
     policies: dict[str, Policy] = {}
+    # A policy's finding of its violations past the ledger's cap fails while any violation
+    # of the policy without a finding of its own fails, and is waived when all of them are.
+    overflow = {f.fingerprint: f.tracked for f in open_findings if is_overflow(f.fingerprint)}
     for result in results:
         policies[result.policy.id] = result.policy
         if result.status in (Status.PASS, Status.FAIL, Status.WAIVED):
             evaluated.add(result.policy.id)
+        tracked = overflow.get(overflow_fingerprint(result.policy.id))
+        member = all_waived = False
         for v in result.violations:
             outcome[v.fingerprint] = v.waived
+            if tracked is not None and v.fingerprint not in tracked:
+                all_waived = v.waived and (all_waived or not member)
+                member = True
+        if member:
+            outcome[overflow_fingerprint(result.policy.id)] = all_waived
     blocking = []
     quiet = []
     for found in open_findings:

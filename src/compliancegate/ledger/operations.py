@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from compliancegate.ledger.clocks import Clock
+from compliancegate.ledger.overflow import DEFAULT_CAP, PolicyOverflow
 from compliancegate.ledger.records import format_time, parse_time
 from compliancegate.model import PRODUCTION_ENVIRONMENT, ClockOverride, Severity
 
@@ -64,11 +65,19 @@ class RunOp:
     evaluated: tuple[str, ...]
     """Policies whose outcome was complete (pass, fail or waived): only these resolve."""
     violations: tuple[ObservedViolation, ...]
+    """The violations recorded with their text: at most ``cap`` per policy."""
     clock_override: Mapping[str, str] | None = None
     """``COMPLIANCEGATE_NOW`` replaced the clock: ``{value, now, wall_clock}`` as recorded."""
     production: bool = False
     """Whether the run was a production release (its environment is the one the config
     declares production, whatever its name)."""
+    overflow: tuple[PolicyOverflow, ...] = ()
+    """Per policy, its failing violations past the cap (fingerprints only)."""
+    cap: int = DEFAULT_CAP
+    """Violations per policy the run records with their text."""
+    violation_count: int | None = None
+    """Failing violations of the run, all of them (None: ``len(violations)``, an operation
+    queued before the cap existed)."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,36 @@ def _violation(data: Mapping[str, Any]) -> ObservedViolation:
     )
 
 
+def _overflow_json(o: PolicyOverflow) -> dict[str, Any]:
+    return {
+        "policy": o.policy,
+        "fingerprints": list(o.fingerprints),
+        "waivers": {
+            fp: [waiver, None if expires is None else expires.isoformat()]
+            for fp, (waiver, expires) in o.waivers.items()
+        },
+        "controls": list(o.controls),
+        "severity": o.severity.value,
+        "kind": o.kind,
+        "clock": o.clock.to_json(),
+    }
+
+
+def _overflow(data: Mapping[str, Any]) -> PolicyOverflow:
+    return PolicyOverflow(
+        policy=data["policy"],
+        fingerprints=tuple(data["fingerprints"]),
+        waivers={
+            fp: (waiver, None if expires is None else dt.date.fromisoformat(expires))
+            for fp, (waiver, expires) in data["waivers"].items()
+        },
+        controls=tuple(data["controls"]),
+        severity=Severity(data["severity"]),
+        kind=data["kind"],
+        clock=Clock.from_json(data["clock"]),
+    )
+
+
 def clock_override_json(override: ClockOverride) -> dict[str, str]:
     """How a run record says that ``COMPLIANCEGATE_NOW`` replaced its clock."""
     return {
@@ -190,6 +229,9 @@ def to_json(op: Operation) -> dict[str, Any]:
             "violations": [_violation_json(v) for v in op.violations],
             "clock_override": None if op.clock_override is None else dict(op.clock_override),
             "production": op.production,
+            "overflow": [_overflow_json(o) for o in op.overflow],
+            "cap": op.cap,
+            "violation_count": op.violation_count,
         }
     if isinstance(op, OpenOp):
         return {
@@ -241,6 +283,10 @@ def from_json(data: Mapping[str, Any]) -> Operation:
                 production=bool(
                     data.get("production", data["environment"] == PRODUCTION_ENVIRONMENT)
                 ),
+                # Queued by a version without the cap: every violation is in "violations".
+                overflow=tuple(_overflow(o) for o in data.get("overflow", ())),
+                cap=data.get("cap", DEFAULT_CAP),
+                violation_count=data.get("violation_count"),
             )
         if kind == "open":
             return OpenOp(

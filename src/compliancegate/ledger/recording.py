@@ -20,6 +20,7 @@ from compliancegate.ledger.interface import (
     LedgerUnavailable,
 )
 from compliancegate.ledger.observe import RunContext, observe
+from compliancegate.ledger.overflow import DEFAULT_CAP
 from compliancegate.model import CheckReport, Notice, OpenBreakFix
 
 REWRITTEN = "ledger-rewritten"
@@ -79,10 +80,15 @@ class LedgerBreakFix:
         return open_break_fix(snapshot.state)
 
 
-def record_run(store: LedgerStore, report: CheckReport, context: RunContext) -> tuple[Notice, ...]:
-    """Append the run and its changes in findings; notices for the report."""
+def record_run(
+    store: LedgerStore, report: CheckReport, context: RunContext, cap: int | None = None
+) -> tuple[Notice, ...]:
+    """Append the run and its changes in findings, at most ``cap`` violations per policy
+    (``DEFAULT_CAP`` when None) with their text, the rest counted (``overflow.py``);
+    notices for the report."""
+    cap = DEFAULT_CAP if cap is None else cap
     try:
-        outcome = store.commit([observe(report, context)])
+        outcome = store.commit([observe(report, context, cap=cap)])
     except LedgerRewritten as exc:
         # Appending would bury the rewrite under a fresh, valid-looking chain: refused.
         text = f"nothing was appended to a ledger whose history was rewritten: {exc}"

@@ -43,6 +43,9 @@ class RecordKind(StrEnum):
     PLANNED = "finding.planned"
     RECOVERED = "ledger.recovered"
     """An interrupted append was set aside into a quarantine file."""
+    OVERFLOW = "finding.overflow"
+    """A run's violations of one policy past the cap: their count and digest, no text
+    (``overflow.py``)."""
 
 
 # Exact JSON types (``type(x) in ...``): faster than isinstance, and a bool is not an int.
@@ -107,6 +110,16 @@ _FIELDS: Mapping[RecordKind, Mapping[str, frozenset[type]]] = {
         "plan": _STR,
     },
     RecordKind.RECOVERED: {"file": _STR, "bytes": _INT, "sha256": _STR, "after": _INT},
+    RecordKind.OVERFLOW: {
+        "finding": _STR,
+        "op": _STR,
+        "run_id": _STR,
+        "policy": _STR,
+        "cap": _INT,
+        "count": _INT,
+        "waived": _INT,
+        "fingerprints": _STR,
+    },
 }
 
 

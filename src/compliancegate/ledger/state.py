@@ -21,6 +21,7 @@ from typing import Any, NewType
 from compliancegate.ledger.chain import GENESIS
 from compliancegate.ledger.clocks import Breach, Clock, breaches
 from compliancegate.ledger.interface import LedgerError
+from compliancegate.ledger.overflow import is_overflow, overflow_fingerprint, overflow_policy
 from compliancegate.ledger.records import Record, RecordKind
 from compliancegate.model import Severity
 
@@ -60,6 +61,8 @@ class FindingEvent:
     run_id: str | None
     by: str | None
     detail: str | None
+    count: int | None = None
+    """``finding.overflow``: the run's violations of the policy past the cap."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,15 @@ class Finding:
     def breached(self) -> bool:
         """True when any deadline was missed."""
         return bool(self.breaches)
+
+    @property
+    def overflow(self) -> FindingEvent | None:
+        """The latest ``finding.overflow`` event of a finding that follows a policy's
+        violations past the cap (its ``count`` is how many there were); None otherwise."""
+        for event in reversed(self.events):
+            if event.kind is RecordKind.OVERFLOW:
+                return event
+        return None
 
 
 @dataclass(frozen=True)
@@ -355,6 +367,10 @@ class StateBuilder:
             self._new_op(data["op"])
         elif data["op"] not in self._ops:
             raise StateError(f"finding opened by operation {data['op']}, which has no run")
+        if is_overflow(fingerprint) and (
+            data["manual"] or data["policy"] != overflow_policy(fingerprint)
+        ):
+            raise StateError(f"{fingerprint} is not the overflow finding of its policy")
         try:
             clock = Clock.from_json(data["clock"])
             severity = Severity(data["severity"])
@@ -456,6 +472,27 @@ class StateBuilder:
         life.plan = data["plan"] or None
         self._event(life, record, f"plan {data['file']} (sha256 {data['sha256'][:12]})")
 
+    def _on_overflow(self, record: Record, data: Mapping[str, Any]) -> None:
+        if data["op"] not in self._ops:
+            raise StateError(f"overflow of operation {data['op']}, which has no run")
+        life = self._life(data)
+        if life.live.fingerprint != overflow_fingerprint(data["policy"]):
+            raise StateError(
+                f"finding {data['finding']} is not the overflow finding of {data['policy']}"
+            )
+        cap, count, waived = data["cap"], data["count"], data["waived"]
+        if cap < 1 or count < 1 or not 0 <= waived <= count:
+            raise StateError(f"cap {cap}, count {count}, waived {waived} are not counts")
+        digest = data["fingerprints"]
+        if len(digest) != 64 or digest.strip("0123456789abcdef"):
+            raise StateError("fingerprints is not a SHA-256 hex digest")
+        detail = f"{count} violation(s) past the cap of {cap}" + (
+            f", {waived} waived" if waived else ""
+        )
+        life.events.append(
+            FindingEvent(record.seq, record.at, record.kind, data["run_id"], None, detail, count)
+        )
+
     def _on_recovered(self, record: Record, data: Mapping[str, Any]) -> None:
         # Bookkeeping of the store, not of any finding: nothing to derive.
         return None
@@ -516,4 +553,5 @@ _HANDLERS = {
     RecordKind.NOTED: StateBuilder._on_noted,
     RecordKind.PLANNED: StateBuilder._on_planned,
     RecordKind.RECOVERED: StateBuilder._on_recovered,
+    RecordKind.OVERFLOW: StateBuilder._on_overflow,
 }

@@ -84,6 +84,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "acked_at": _t(finding.acked_at),
         "planned_at": _t(finding.planned_at),
         "breached": finding.breached,
+        "past_cap": _past_cap(finding),
         "breaches": [
             {"kind": b.kind, "at": format_time(b.at), "detail": b.detail} for b in finding.breaches
         ],
@@ -95,10 +96,20 @@ def finding_json(finding: Finding) -> dict[str, Any]:
                 "run_id": e.run_id,
                 "by": e.by,
                 "detail": e.detail,
+                **({"count": e.count} if e.count is not None else {}),
             }
             for e in finding.events
         ],
     }
+
+
+def _past_cap(finding: Finding) -> dict[str, Any] | None:
+    """For the finding that follows a policy's violations past the ledger's cap: how many
+    the latest run that had any counted, and which run."""
+    event = finding.overflow
+    if event is None:
+        return None
+    return {"count": event.count, "run_id": event.run_id, "at": format_time(event.at)}
 
 
 def findings_document(
@@ -140,7 +151,11 @@ def findings_table(findings: Sequence[Finding], width: int = 80) -> str:
         row = "  ".join(c.ljust(w) for c, w in zip(cells, _WIDTHS, strict=True))
         lines.append((row + ("  BREACHED" if f.breached else "")).rstrip())
         source = f.policy or "manual"
-        lines.append("  " + truncate(one_line(f"{f.severity} {source}: {f.title}"), width - 2))
+        title = f.title
+        if f.overflow is not None:
+            # Short enough for 80 columns: the count first, the policy is named before it.
+            title = f"{f.overflow.count} violation(s) past the ledger's cap (latest run)"
+        lines.append("  " + truncate(one_line(f"{f.severity} {source}: {title}"), width - 2))
     breached = sum(1 for f in findings if f.breached)
     live = sum(1 for f in findings if f.live)
     lines.append("")

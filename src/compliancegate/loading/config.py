@@ -51,6 +51,9 @@ class Config:
     """``git: {base: REF}``: what git's ``changed_files`` compare against (``--git-base``)."""
     break_fix_enforced: bool = True
     """False only when the config says ``break_fix: {enforce: false}``."""
+    ledger_cap: int | None = None
+    """``limits: {ledger_findings_per_policy: N}``: violations of one policy a run records
+    with their text (None: ``ledger.overflow.DEFAULT_CAP``)."""
 
     @property
     def declared(self) -> tuple[str, ...]:
@@ -167,6 +170,7 @@ def load_config(path: Path) -> Config:
         environments=environments,
         git_base=(data.get("git") or {}).get("base"),
         break_fix_enforced=(data.get("break_fix") or {}).get("enforce", True),
+        ledger_cap=(data.get("limits") or {}).get("ledger_findings_per_policy"),
     )
 
 

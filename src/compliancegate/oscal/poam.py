@@ -51,6 +51,7 @@ _EVENT_TITLE = {
     "finding.resolved": "Finding resolved",
     "finding.breached": "Production release while open (breach)",
     "finding.noted": "Note",
+    "finding.overflow": "Violations past the ledger's cap, counted",
 }
 
 
