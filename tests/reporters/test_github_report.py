@@ -302,3 +302,47 @@ def test_repository_violation_is_annotated_on_the_policy() -> None:
     assert error.data.endswith(
         "(annotated on the policy: the violation concerns a repository or folder, not a file)"
     )
+
+
+def _clean_message_by_character(text: str) -> str:
+    """The first implementation of ``clean_message``, character by character."""
+    import unicodedata
+
+    from compliancegate.reporters._common import BIDI_CONTROLS, replace_surrogates
+
+    text = replace_surrogates(text).replace("\r\n", "\n")
+    out: list[str] = []
+    for ch in text:
+        if ch in "\r\x0b\x0c\x85\u2028\u2029":
+            out.append("\n")
+        elif ch == "\n" or ch == "\t":
+            out.append(ch)
+        elif ch in BIDI_CONTROLS or ch in "\ufffe\uffff" or unicodedata.category(ch) == "Cc":
+            out.append("\ufffd")
+        else:
+            out.append(ch)
+    return "".join(out).replace("##[", "\uff03[")
+
+
+_AWKWARD = st.sampled_from(
+    [
+        *"\r\n\t\x0b\x0c\x85\u2028\u2029\x00\x1b\x7f\x9b\x9f\ufffe\uffff\u202e\u2066#[a ",
+        "\r\n",
+        "##[",
+        "\ud800",
+    ]
+)
+
+
+@given(st.lists(st.text(max_size=3) | _AWKWARD, max_size=12).map("".join))
+def test_clean_message_is_the_character_by_character_cleaning(text: str) -> None:
+    from compliancegate.reporters.github import clean_message
+
+    assert clean_message(text) == _clean_message_by_character(text)
+
+
+def test_every_control_character_is_cleaned_as_before() -> None:
+    from compliancegate.reporters.github import clean_message
+
+    every = "".join(chr(c) for c in range(0x250)) + "".join(chr(c) for c in range(0x2000, 0x2070))
+    assert clean_message(every) == _clean_message_by_character(every)

@@ -132,6 +132,8 @@ def _s(text: str) -> str:
 def _message(text: str) -> str:
     """Untrusted text for a SARIF message: no lone surrogates, no embedded links, cut."""
     text = truncate(_s(text), MAX_MESSAGE_CHARS)
+    if "[" not in text:  # most messages: no link to neutralize, no regex scan
+        return text
     return _EMBEDDED_LINK.sub(r"\\[\1\\](", text)
 
 
