@@ -567,3 +567,30 @@ def test_cache_helpers_never_raise_on_a_missing_folder(tmp_path: Path) -> None:
     builder = StateBuilder()
     build_batch(builder, EMPTY, (), [run_op("r", "CVE-1", at=day(0))])
     assert cache.save(builder, EMPTY, lambda o, n: b"") == ()
+
+
+def test_the_blocks_are_hashed_again_only_when_the_records_file_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import compliancegate.ledger.derived as derived
+
+    cached_ledger(tmp_path)
+    hashed: list[int] = []
+    real = derived.prefix_blocks
+
+    def spy(read: Any, size: int, known: Any = ()) -> Any:
+        hashed.append(size)
+        return real(read, size, known)
+
+    monkeypatch.setattr(derived, "prefix_blocks", spy)
+    file_store(tmp_path).snapshot(NOW)
+    assert hashed == []  # untouched since the cache was saved: not read again
+    # Another writer's append moves the file's times: the prefix is hashed, and holds.
+    size = (tmp_path / "ledger" / "records.jsonl").stat().st_size
+    FileStore(tmp_path / "ledger", state=tmp_path / "other", cwd=tmp_path).commit(
+        [run_op("x", "CVE-1", at=day(8))]
+    )
+    hashed.clear()
+    store = file_store(tmp_path)
+    store.snapshot(NOW)
+    assert hashed[0] == size and store._derived.why is None

@@ -115,11 +115,13 @@ class DerivedCache:
 
     # ------------------------------------------------------------------- reading
 
-    def resume(self, read: Reader, head: ChainHead) -> Resumed | None:
+    def resume(self, read: Reader, head: ChainHead, stamp: str | None = None) -> Resumed | None:
         """The cached state when its head is still a prefix of the ledger that ends at
-        ``head``; None (and ``why``) when there is no usable cache."""
+        ``head``; None (and ``why``) when there is no usable cache. ``stamp`` says what the
+        records are now (``save``); when it is the one saved with the cache, they are
+        unchanged since, and the blocks up to its head are not hashed again."""
         try:
-            return self._resume(read, head)
+            return self._resume(read, head, stamp)
         except (OSError, LedgerError, ValueError, KeyError, TypeError, IndexError) as exc:
             self.why = f"unreadable ({exc})"
         except RecursionError:
@@ -130,7 +132,7 @@ class DerivedCache:
         self.why = why
         return None
 
-    def _resume(self, read: Reader, head: ChainHead) -> Resumed | None:
+    def _resume(self, read: Reader, head: ChainHead, stamp: str | None) -> Resumed | None:
         try:
             data = (self.folder / INDEX_FILE).read_bytes()
         except FileNotFoundError:
@@ -160,7 +162,8 @@ class DerivedCache:
         blocks = [str(b) for b in header["blocks"]]
         if len(blocks) != cached.size // BLOCK:
             return self._miss("malformed block list")
-        if prefix_blocks(read, cached.size) != (blocks, header["tail"]):
+        unchanged = stamp is not None and header.get("stamp") == stamp
+        if not unchanged and prefix_blocks(read, cached.size) != (blocks, header["tail"]):
             return self._miss("the records up to its head changed")
         if line_hash(_last_line(read, cached.size)) != cached.hash:
             return self._miss("the record at its head has another hash")
@@ -207,15 +210,18 @@ class DerivedCache:
         read: Reader,
         known: Sequence[str] = (),
         anchor: str | None = None,
+        stamp: str | None = None,
     ) -> tuple[str, ...]:
         """Cache ``state``, derived at ``head`` of the records ``read`` gives (the first
-        ``known`` block digests taken as given), with the store's ``anchor``; returns the full
-        blocks' digests. Never raises: a cache that cannot be written is simply not there
-        next time."""
+        ``known`` block digests taken as given), with the store's ``anchor`` and the
+        records' ``stamp`` (what changes whenever they do: the file's inode, size and times,
+        taken before ``read`` is), as ``resume`` checks them; returns the full blocks'
+        digests. Never raises: a cache that cannot be written is simply not there next
+        time."""
         if head.seq < 1 or state.records != head.seq or state.head != head.hash:
             return tuple(known)
         try:
-            return self._save(state, head, read, known, anchor)
+            return self._save(state, head, read, known, anchor, stamp)
         except (OSError, LedgerError, ValueError, StaleState):
             return tuple(known)
 
@@ -226,6 +232,7 @@ class DerivedCache:
         read: Reader,
         known: Sequence[str],
         anchor: str | None,
+        stamp: str | None,
     ) -> tuple[str, ...]:
         key = self._key(True)
         if key is None:
@@ -240,7 +247,7 @@ class DerivedCache:
             segments.append(self._write_segment(_dump(rows)))
         if len(segments) > MAX_SEGMENTS:
             segments = [self._write_segment(_dump(self._cold(segments)))]
-        hot_bytes = canonical(hot)
+        hot_bytes = json.dumps(hot, separators=(",", ":")).encode("ascii")
         blocks, tail = prefix_blocks(read, head.size, known)
         header: dict[str, Any] = {
             "v": FORMAT,
@@ -252,6 +259,7 @@ class DerivedCache:
             "hot": hashlib.sha256(hot_bytes).hexdigest(),
             "segments": [list(s) for s in segments],
             "anchor": anchor,
+            "stamp": stamp,
         }
         header["mac"] = _mac(key, header)
         self._write(INDEX_FILE, canonical(header) + b"\n" + hot_bytes)

@@ -105,7 +105,7 @@ class FileStore:
         head = self._files.read_head()
         resumed = None
         if cached and head.chain.seq and version is not None:
-            resumed = self._derived.resume(self._files.read_range, head.chain)
+            resumed = self._derived.resume(self._files.read_range, head.chain, self._stamp())
         state = None
         if resumed is not None:
             try:
@@ -127,7 +127,18 @@ class FileStore:
 
     def _save(self, state: StateBuilder, head: ChainHead) -> None:
         """Cache ``state`` (derived at ``head``) for the next run."""
-        self._blocks = self._derived.save(state, head, self._files.read_range, self._blocks)
+        stamp = self._stamp()
+        read = self._files.read_range
+        self._blocks = self._derived.save(state, head, read, self._blocks, stamp=stamp)
+
+    def _stamp(self) -> str | None:
+        """What changes whenever the records file does: any write moves its change time
+        (which no user can set), a replacement its inode."""
+        try:
+            info = self._files.records_path.stat()
+        except OSError:
+            return None
+        return f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
 
     @property
     def location(self) -> str:

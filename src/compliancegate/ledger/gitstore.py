@@ -334,7 +334,8 @@ class GitStore:
         head, records = self._read(commit)
         resumed = None
         if cached and commit is not None and head.chain.seq:
-            resumed = self._derived.resume(byte_reader(records), head.chain)
+            # A commit names its records exactly: the cache's own is not hashed again.
+            resumed = self._derived.resume(byte_reader(records), head.chain, commit)
         state = None
         if resumed is not None and commit is not None:
             try:
@@ -359,7 +360,7 @@ class GitStore:
     def _save(self, state: StateBuilder, head: ChainHead, records: bytes, commit: str) -> None:
         """Cache ``state`` (derived at ``head`` of ``commit``) for the next run."""
         read = byte_reader(records)
-        self._blocks = self._derived.save(state, head, read, self._blocks, commit)
+        self._blocks = self._derived.save(state, head, read, self._blocks, commit, commit)
 
     def _appended(self, base: str | None, tip: str, cached: ChainHead, records: bytes) -> None:
         """The commits from ``base`` (where the cache was saved) to ``tip`` form one line of

@@ -547,8 +547,9 @@ class StateBuilder:
         hot = {
             "records": self.records,
             "head": self.head,
-            "ops": list(self._ops),
-            "counts": self._counts,
+            **_strings("ops", self._ops),
+            **_strings("once", [fp for fp, n in self._counts.items() if n == 1]),
+            "counts": {fp: n for fp, n in self._counts.items() if n != 1},
             "live": [self._life_row(fid, when, clocks) for fid in self._live.values()],
         }
         cold: list[list[Any]] = [
@@ -572,14 +573,12 @@ class StateBuilder:
             raise ValueError("records must be a positive count")
         if not isinstance(head, str) or len(head) != 64:
             raise ValueError("head must be a SHA-256")
-        ops, counts = hot["ops"], hot["counts"]
-        if not isinstance(ops, list) or not isinstance(counts, dict):
-            raise ValueError("ops must be a list and counts an object")
-        for value in counts.values():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError("a count of lives must be a positive integer")
-        builder._ops = set(ops)
-        builder._counts = counts
+        counts = hot["counts"]
+        if not isinstance(counts, dict):
+            raise ValueError("counts must be an object")
+        builder._ops = set(_read_strings(hot, "ops"))
+        builder._counts = dict.fromkeys(_read_strings(hot, "once"), 1)
+        builder._counts.update(counts)
         clocks: dict[str, Clock] = {}
         for row in hot["live"]:
             fid, life, opening = _life_from_row(row, clocks)
@@ -659,6 +658,28 @@ class StateBuilder:
             life.resolved_run,
             [opening.run_id, opening.kind, opening.file, opening.line],
         ]
+
+
+def _strings(name: str, values: Iterable[Any]) -> dict[str, Any]:
+    """``values`` as one newline-joined string (a long list of strings parses several times
+    faster so), or as a list when one of them is not a string without a newline."""
+    listed = list(values)
+    try:
+        joined = "\n".join(listed)
+    except TypeError:
+        joined = None
+    if joined is not None and joined.count("\n") == max(len(listed) - 1, 0):
+        return {name: joined, f"{name}_n": len(listed)}
+    return {name: listed, f"{name}_n": len(listed)}
+
+
+def _read_strings(hot: Mapping[str, Any], name: str) -> list[Any]:
+    value, count = hot[name], hot[f"{name}_n"]
+    if isinstance(value, str):
+        value = value.split("\n") if count else []
+    if not isinstance(value, list) or len(value) != count:
+        raise ValueError(f"{name} is not a list of {count}")
+    return value
 
 
 def _parsed(text: Any) -> dt.datetime | None:
