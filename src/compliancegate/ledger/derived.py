@@ -170,7 +170,7 @@ class DerivedCache:
         if hashlib.sha256(hot_bytes).hexdigest() != header["hot"]:
             return self._miss("the hot part does not match its digest")
         segments = tuple((str(name), str(digest)) for name, digest in header["segments"])
-        hot = json.loads(hot_bytes)
+        hot = _decode_hot(hot_bytes)
         state = StateBuilder.restore(hot, lambda: self._cold(segments), segments)
         if state.records != cached.seq or state.head != cached.hash:
             return self._miss("the state is not at its head")
@@ -247,7 +247,7 @@ class DerivedCache:
             segments.append(self._write_segment(_dump(rows)))
         if len(segments) > MAX_SEGMENTS:
             segments = [self._write_segment(_dump(self._cold(segments)))]
-        hot_bytes = json.dumps(hot, separators=(",", ":")).encode("ascii")
+        hot_bytes = _encode_hot(hot)
         blocks, tail = prefix_blocks(read, head.size, known)
         header: dict[str, Any] = {
             "v": FORMAT,
@@ -297,6 +297,39 @@ class DerivedCache:
             with contextlib.suppress(OSError):
                 if path.stat().st_mtime < limit:
                     path.unlink()
+
+
+def _encode_hot(hot: dict[str, Any]) -> bytes:
+    """The hot part: one JSON line, then the long newline-joined string fields (operation
+    ids, fingerprints) as raw UTF-8, their byte lengths in the JSON: no escaping to do or
+    undo on the way in or out."""
+    raw: dict[str, int] = {}
+    parts: list[bytes] = []
+    small = dict(hot)
+    for name, value in hot.items():
+        if isinstance(value, str) and len(value) > 64:
+            data = value.encode("utf-8", "surrogatepass")
+            raw[name] = len(data)
+            parts.append(data)
+            del small[name]
+    line = json.dumps({**small, "raw": raw}, separators=(",", ":")).encode("ascii")
+    return line + b"\n" + b"".join(parts)
+
+
+def _decode_hot(data: bytes) -> dict[str, Any]:
+    line, _, rest = data.partition(b"\n")
+    hot = json.loads(line)
+    if not isinstance(hot, dict) or not isinstance(hot.get("raw"), dict):
+        raise ValueError("the hot part is not an object with raw fields")
+    position = 0
+    for name, size in hot.pop("raw").items():
+        if not isinstance(size, int) or size < 0 or position + size > len(rest):
+            raise ValueError(f"raw field {name} overruns the hot part")
+        hot[name] = rest[position : position + size].decode("utf-8", "surrogatepass")
+        position += size
+    if position != len(rest):
+        raise ValueError("bytes after the raw fields")
+    return hot
 
 
 def _dump(rows: list[Any]) -> bytes:
