@@ -723,18 +723,18 @@ def _life_from_row(row: list[Any], clocks: dict[str, Clock]) -> tuple[FindingId,
         FindingId(fid),
         fingerprint,
         number,
-        FindingStatus(status),
+        _STATUSES[status],
         manual,
         policy,
         title,
         tuple(controls),
-        Severity(severity),
+        _SEVERITIES[severity],
         clock.before_release,
         parse_time(opened_at),
     )
     life = _Life(live, clock)
     life.events = [
-        FindingEvent(seq, parse_time(at), RecordKind(kind), run_id, by, detail)
+        FindingEvent(seq, parse_time(at), _KINDS[kind], run_id, by, detail)
         for seq, at, kind, run_id, by, detail in events
     ]
     if not life.events or not isinstance(life.events[0].seq, int):
@@ -749,6 +749,12 @@ def _life_from_row(row: list[Any], clocks: dict[str, Clock]) -> tuple[FindingId,
     life.resolved_run = resolved_run
     run_id, kind, file, line = opening
     return FindingId(fid), life, _Opening(run_id, kind, file, line)
+
+
+# Enum lookups by value, a dictionary access rather than an Enum call per row.
+_STATUSES = {s.value: s for s in FindingStatus}
+_SEVERITIES = {s.value: s for s in Severity}
+_KINDS = {k.value: k for k in RecordKind}
 
 
 def _run_row(run: RunSummary, when: Callable[[dt.datetime | None], str | None]) -> list[Any]:
