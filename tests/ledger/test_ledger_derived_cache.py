@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -594,3 +595,15 @@ def test_the_blocks_are_hashed_again_only_when_the_records_file_changed(
     store = file_store(tmp_path)
     store.snapshot(NOW)
     assert hashed[0] == size and store._derived.why is None
+
+
+def test_a_huge_cache_file_is_not_read(tmp_path: Path) -> None:
+    cached_ledger(tmp_path, runs=6)
+    folder = derived_dir(tmp_path / "state")
+    (segment, *_) = sorted(folder.glob("cold-*.json"))
+    os.truncate(segment, 8 * 2**30)  # sparse: 8 GiB that would not fit in memory
+    store = file_store(tmp_path)
+    same(store.snapshot(NOW).state, replayed(tmp_path / "ledger").freeze(NOW))
+    index = folder / INDEX_FILE
+    os.truncate(index, 8 * 2**30)
+    assert_ignored(tmp_path, "far larger")

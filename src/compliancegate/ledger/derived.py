@@ -133,10 +133,16 @@ class DerivedCache:
         return None
 
     def _resume(self, read: Reader, head: ChainHead, stamp: str | None) -> Resumed | None:
+        index = self.folder / INDEX_FILE
         try:
-            data = (self.folder / INDEX_FILE).read_bytes()
+            size = index.stat().st_size
         except FileNotFoundError:
             return self._miss("no cache")
+        # The hot part grows with the ledger, never past it by much: a file far larger is
+        # not a cache, and is not read into memory.
+        if size > _size_limit(head.size):
+            return self._miss("far larger than the ledger")
+        data = index.read_bytes()
         key = self._key(False)
         if key is None:
             return self._miss("no queue key to check it with")
@@ -169,7 +175,9 @@ class DerivedCache:
             return self._miss("the record at its head has another hash")
         if hashlib.sha256(hot_bytes).hexdigest() != header["hot"]:
             return self._miss("the hot part does not match its digest")
-        segments = tuple((str(name), str(digest)) for name, digest in header["segments"])
+        segments = tuple(
+            (str(name), str(digest), int(size)) for name, digest, size in header["segments"]
+        )
         hot = _decode_hot(hot_bytes)
         state = StateBuilder.restore(hot, lambda: self._cold(segments), segments)
         if state.records != cached.seq or state.head != cached.hash:
@@ -178,11 +186,15 @@ class DerivedCache:
         anchor = header.get("anchor")
         return Resumed(state, cached, tuple(blocks), anchor if isinstance(anchor, str) else None)
 
-    def _cold(self, segments: Sequence[tuple[str, str]]) -> list[Any]:
+    def _cold(self, segments: Sequence[tuple[str, str, int]]) -> list[Any]:
         rows: list[Any] = []
-        for name, digest in segments:
+        for name, digest, size in segments:
+            path = self._segment(name)
             try:
-                data = self._segment(name).read_bytes()
+                # The size is signed with the header: nothing larger is read into memory.
+                if path.stat().st_size != size:
+                    raise StaleState(f"{name} is not {size} bytes")
+                data = path.read_bytes()
             except OSError as exc:
                 raise StaleState(f"cannot read {name}: {exc}") from None
             if hashlib.sha256(data).hexdigest() != digest:
@@ -239,7 +251,7 @@ class DerivedCache:
             return tuple(known)
         hot, rows = state.export()
         base = state.cold_base
-        segments: list[tuple[str, str]] = []
+        segments: list[tuple[str, str, int]] = []
         if isinstance(base, tuple):
             segments = list(base)
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -263,15 +275,15 @@ class DerivedCache:
         }
         header["mac"] = _mac(key, header)
         self._write(INDEX_FILE, canonical(header) + b"\n" + hot_bytes)
-        self._collect({name for name, _ in segments})
+        self._collect({name for name, _, _ in segments})
         return tuple(blocks)
 
-    def _write_segment(self, data: bytes) -> tuple[str, str]:
+    def _write_segment(self, data: bytes) -> tuple[str, str, int]:
         digest = hashlib.sha256(data).hexdigest()
         name = f"cold-{digest}.json"
         if not (self.folder / name).exists():
             self._write(name, data)
-        return name, digest
+        return name, digest, len(data)
 
     def _write(self, name: str, data: bytes) -> None:
         # Whole or not at all: a torn file would fail its digest anyway, but a reader should
@@ -330,6 +342,11 @@ def _decode_hot(data: bytes) -> dict[str, Any]:
     if position != len(rest):
         raise ValueError("bytes after the raw fields")
     return hot
+
+
+def _size_limit(records: int) -> int:
+    """The largest ``state.json`` read for a records file of ``records`` bytes."""
+    return 4 * records + 16 * 2**20
 
 
 def _dump(rows: list[Any]) -> bytes:
