@@ -9,13 +9,23 @@ Two measurements, each at three sizes so that the growth can be read off:
 Each line gives the wall time (median of ``--repeat`` runs, without tracing) and the peak
 memory allocated by Python during one more run under ``tracemalloc``. The test suite never
 asserts on time.
+
+``--check`` measures instead what the ledger adds to a whole ``compliancegate check``
+process (the example release, staging and production): with a file ledger of 100,000
+records (``--check-records``) against an empty one, each run a fresh process. The first run
+on the big ledger builds the derived-state cache (a replay from the first record); the
+following ones read it and replay only the records after its head.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -97,12 +107,72 @@ def measure(action: Callable[[], object], repeat: int) -> tuple[float, float]:
     return statistics.median(times), peak / 2**20
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def timed_check(ledger: Path, state: Path, environment: str) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one ``compliancegate check`` process on the
+    example release: CPU time suffers less from a loaded machine."""
+    env = {**os.environ, "COMPLIANCEGATE_STATE_DIR": str(state), "NO_COLOR": "1"}
+    env.pop("COMPLIANCEGATE_NOW", None)
+    command = [
+        sys.executable, "-m", "compliancegate", "check",
+        "--config", str(ROOT / "examples" / "compliancegate.yaml"),
+        "--env", environment, "--ledger", str(ledger), "--format", "json",
+    ]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, check=False)
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    trouble = (b'"ledger-error"', b'"ledger-pending"', b'"ledger-rewritten"')
+    if done.returncode not in (0, 1) or any(code in done.stdout for code in trouble):
+        raise SystemExit(f"check failed ({done.returncode}): {done.stdout[-400:]!r}")
+    return elapsed, cpu
+
+
+def check_overhead(records: int, repeat: int) -> None:
+    """``check`` with a ledger of ``records`` records against an empty one (see above)."""
+    print(f"check of the example release: a ledger of {records:,} records against an empty one")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        big = tmp / "big"
+        count = build_ledger(big, records)
+        for environment in ("staging", "production"):
+            state = tmp / f"state-big-{environment}"
+            first, _ = timed_check(big, state, environment)
+            # Interleaved, on a shared machine: each pair sees about the same load.
+            pairs = []
+            for n in range(repeat):
+                empty = tmp / f"empty-{environment}-{n}"
+                base = timed_check(empty, tmp / f"state-{environment}-{n}", environment)
+                pairs.append((base, timed_check(big, state, environment)))
+                shutil.rmtree(empty)
+            for what, index in (("wall", 0), ("cpu", 1)):
+                base = statistics.median(p[0][index] for p in pairs)
+                loaded = statistics.median(p[1][index] for p in pairs)
+                added = statistics.median(p[1][index] - p[0][index] for p in pairs)
+                print(
+                    f"  {environment:<10} {what:<4} empty {base:6.3f} s   {count:,} records "
+                    f"{loaded:6.3f} s (median difference {added:+.3f} s)"
+                )
+            print(
+                f"  {environment:<10} first run on the big ledger, building the cache {first:.2f} s"
+            )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per size")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every size")
+    parser.add_argument("--check", action="store_true", help="measure check (see above)")
+    parser.add_argument("--check-records", type=int, default=100_000)
     args = parser.parse_args()
     now = START + dt.timedelta(days=400)
+    if args.check:
+        check_overhead(args.check_records, args.repeat)
+        return 0
 
     print("derive finding state from a file ledger (read, verify, replay)")
     for size in (25_000, 50_000, 100_000):

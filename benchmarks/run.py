@@ -42,6 +42,7 @@ SUITES: dict[str, list[tuple[str, list[str], list[str]]]] = {
     "workflow": [("workflow_bench.py", [], ["--repeat", "1"])],
     "ledger": [
         ("ledger_bench.py", [], ["--repeat", "1", "--scale", "0.01"]),
+        ("ledger_bench.py", ["--check", "--repeat", "7"], ["--check", "--check-records", "2000"]),
         ("ledger_history_bench.py", [], ["--sizes", "100,200,400"]),
         ("ledger_cap_bench.py", [], ["--items", "500", "--policies", "2"]),
     ],

@@ -86,11 +86,14 @@ def decode_head(data: bytes, file: str) -> Head:
         raise ChainError(f"head.json is malformed ({exc})", seq=0, file=file) from None
 
 
-def replay(lines: Iterable[bytes], head: Head, builder: StateBuilder, file: str) -> None:
-    """Check the records in ``lines`` (exactly the bytes ``head`` covers) and take each into
-    ``builder``; ``ChainError`` at the first record that is malformed, out of place, unlinked,
-    contradicts the ones before, or is not the one the head names."""
-    walk = ChainWalk(lines, file)
+def replay(
+    lines: Iterable[bytes], head: Head, builder: StateBuilder, file: str, start: ChainHead = EMPTY
+) -> None:
+    """Check the records in ``lines`` (exactly the bytes ``head`` covers after ``start``, the
+    head ``builder`` is at) and take each into ``builder``; ``ChainError`` at the first record
+    that is malformed, out of place, unlinked, contradicts the ones before, or is not the one
+    the head names."""
+    walk = ChainWalk(lines, file, start)
     for record in walk:
         try:
             builder.apply(record)
@@ -188,6 +191,12 @@ class LedgerFolder:
             return None
         return (head, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
 
+    def read_range(self, offset: int, length: int) -> bytes:
+        """Up to ``length`` bytes of the records file from ``offset``."""
+        with self.records_path.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read(length)
+
     def exists(self) -> bool:
         """Whether anything was ever written here."""
         return self.head_path.exists() or self.records_path.exists()
@@ -215,16 +224,21 @@ class LedgerFolder:
             raise LedgerError(f"cannot read: {exc.strerror}", file=str(self.head_path)) from None
         return decode_head(data, str(self.head_path))
 
-    def load(self, builder: StateBuilder) -> Head:
-        """Replay every record the head covers into ``builder``; returns the head."""
-        head = self.read_head()
+    def load(
+        self, builder: StateBuilder, head: Head | None = None, start: ChainHead = EMPTY
+    ) -> Head:
+        """Replay the records ``head`` (by default ``head.json``) covers after ``start``
+        (where ``builder`` is) into ``builder``; returns the head."""
+        head = self.read_head() if head is None else head
         if head.chain.seq == 0 and head.chain.size == 0:
             return head
         try:
             with self.records_path.open("rb") as handle:
-                replay(_limited_lines(handle, head.chain.size), head, builder, self.display)
+                handle.seek(start.size)
+                lines = _limited_lines(handle, head.chain.size - start.size)
+                replay(lines, head, builder, self.display, start)
         except FileNotFoundError:
-            replay((), head, builder, self.display)
+            replay((), head, builder, self.display, start)
         except OSError as exc:
             raise LedgerError(f"cannot read: {exc.strerror}", file=self.display) from None
         return head

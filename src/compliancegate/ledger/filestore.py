@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from compliancegate.ledger.chain import ChainHead
 from compliancegate.ledger.changes import build_batch
 from compliancegate.ledger.clocks import Now, system_now
+from compliancegate.ledger.derived import DerivedCache
 from compliancegate.ledger.files import Head, LedgerFolder, write_all
 from compliancegate.ledger.interface import (
     ChainError,
@@ -44,7 +45,7 @@ from compliancegate.ledger.signed import (
     record_ends,
     tip_problem,
 )
-from compliancegate.ledger.state import StateBuilder
+from compliancegate.ledger.state import StaleState, StateBuilder
 
 if TYPE_CHECKING:
     from compliancegate.signing.keys import PublicKey
@@ -81,26 +82,63 @@ class FileStore:
         if state is None:
             state = ledger_state(identity, cwd, os.environ if environ is None else environ)
         self._queue = PendingQueue(state, identity)
+        self._derived = DerivedCache(state, identity, self._queue.mac_key)
         self._now = now
         self._lock_timeout = lock_timeout
         self._replayed: tuple[tuple[object, ...], Head, StateBuilder] | None = None
+        self._blocks: tuple[str, ...] = ()
+        """Digests of the records file's blocks verified or written by this process."""
         from compliancegate.signing.keys import key_from_environment
 
         # Loaded when the store opens: a bad key fails the command before anything runs.
         self._key = key_from_environment(os.environ if environ is None else environ, self._tree)
 
-    def _load(self) -> tuple[Head, StateBuilder]:
-        """Replay the records; a replay of the very same content earlier in this process
-        (a production check's snapshot, then its commit) is reused rather than repeated."""
+    def _load(self, *, cached: bool = True) -> tuple[Head, StateBuilder]:
+        """Replay the records: only those after the head of the derived-state cache when it
+        is still a prefix of the ledger (``derived``), else all (and cache the result). A
+        replay of the very same content earlier in this process (a production check's
+        snapshot, then its commit) is reused rather than repeated."""
         version = self._files.version()
-        cached = self._replayed
-        if version is not None and cached is not None and cached[0] == version:
-            return cached[1], cached[2].copy()
-        state = StateBuilder()
-        head = self._files.load(state)
+        memo = self._replayed
+        if cached and version is not None and memo is not None and memo[0] == version:
+            return memo[1], memo[2].copy()
+        head = self._files.read_head()
+        resumed = None
+        if cached and head.chain.seq and version is not None:
+            resumed = self._derived.resume(self._files.read_range, head.chain, self._stamp())
+        state = None
+        if resumed is not None:
+            try:
+                state = resumed.state
+                self._files.load(state, head, resumed.head)
+                self._blocks = resumed.blocks
+            except (ChainError, StaleState):
+                # The records after the cached head, or its cold part, say otherwise: the
+                # replay from the first record decides (and names the bad record).
+                state = resumed = None
+        if state is None:
+            state = StateBuilder()
+            head = self._files.load(state, head)
         if version is not None and self._files.version() == version:
+            if resumed is None or resumed.head != head.chain:
+                self._save(state, head.chain)
             self._replayed = (version, head, state.copy())
         return head, state
+
+    def _save(self, state: StateBuilder, head: ChainHead) -> None:
+        """Cache ``state`` (derived at ``head``) for the next run."""
+        stamp = self._stamp()
+        read = self._files.read_range
+        self._blocks = self._derived.save(state, head, read, self._blocks, stamp=stamp)
+
+    def _stamp(self) -> str | None:
+        """What changes whenever the records file does: any write moves its change time
+        (which no user can set), a replacement its inode."""
+        try:
+            info = self._files.records_path.stat()
+        except OSError:
+            return None
+        return f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
 
     @property
     def location(self) -> str:
@@ -111,15 +149,22 @@ class FileStore:
         found = stray_pending(self._tree, self.folder / LEGACY_PENDING_DIR)
         return tuple(f"{path}: {STRAY_REASON}" for path in found)
 
-    def snapshot(self, now: dt.datetime) -> Snapshot:
-        """The findings as of ``now``, this runner's pending operations included."""
-        head, state = self._load()
+    def snapshot(self, now: dt.datetime, *, live_only: bool = False) -> Snapshot:
+        """The findings as of ``now``, this runner's pending operations included; with
+        ``live_only``, only those not resolved (``StateBuilder.freeze``)."""
+        try:
+            return self._snapshot(now, live_only, cached=True)
+        except StaleState:
+            return self._snapshot(now, live_only, cached=False)
+
+    def _snapshot(self, now: dt.datetime, live_only: bool, *, cached: bool) -> Snapshot:
+        head, state = self._load(cached=cached)
         queued = self._queue.load()
         ops = [q.operation for q in queued.operations]
         if ops:
             build_batch(state, head.chain, (), ops)
         return Snapshot(
-            state.freeze(now),
+            state.freeze(now, live_only=live_only),
             self._location,
             pending=len(ops),
             found=self.folder.is_dir() or bool(ops),
@@ -145,8 +190,13 @@ class FileStore:
                 head, state = self._load()
                 if self._key is not None:
                     self._check_tip(head.chain)
-                batch = build_batch(state, head.chain, recovered, ops + list(operations))
+                try:
+                    batch = build_batch(state, head.chain, recovered, ops + list(operations))
+                except StaleState:
+                    head, state = self._load(cached=False)
+                    batch = build_batch(state, head.chain, recovered, ops + list(operations))
                 self._files.write(head, batch.linked)
+                self._save(state, batch.linked.head)
                 if self._key is not None and batch.linked.data:
                     with contextlib.suppress(OSError):
                         # The records are stored: a failed signature must not queue them

@@ -43,8 +43,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from compliancegate.ledger.chain import TAMPER_HINT, ChainHead
+from compliancegate.ledger.chain import EMPTY, TAMPER_HINT, ChainHead
 from compliancegate.ledger.changes import build_batch
+from compliancegate.ledger.derived import DerivedCache, byte_reader
 from compliancegate.ledger.files import (
     EMPTY_HEAD,
     HEAD_FILE,
@@ -80,7 +81,7 @@ from compliancegate.ledger.signed import (
     record_ends,
     tip_problem,
 )
-from compliancegate.ledger.state import StateBuilder
+from compliancegate.ledger.state import StaleState, StateBuilder
 
 if TYPE_CHECKING:
     from compliancegate.signing.keys import PublicKey
@@ -222,6 +223,9 @@ class GitStore:
         self._max_backoff = max_backoff
         self._ref = f"refs/remotes/origin/{location.branch}"
         self._replayed: tuple[str, Head, bytes, StateBuilder] | None = None
+        self._derived = DerivedCache(self.cache, identity, self._queue.mac_key)
+        self._blocks: tuple[str, ...] = ()
+        """Digests of the records file's blocks verified or written by this process."""
         from compliancegate.signing.keys import key_from_environment
 
         # Loaded when the store opens: a bad key fails the command before anything runs.
@@ -316,22 +320,88 @@ class GitStore:
         result = self._git.run("cat-file", "blob", f"{commit}:{HEADS_FILE}")
         return result.stdout if result.code == 0 else b""
 
-    def _replay(self, commit: str | None) -> tuple[Head, bytes, StateBuilder]:
-        """The state at ``commit``, verified; a replay of the same commit earlier in this
-        process (a production check's snapshot, then its commit) is reused."""
-        cached = self._replayed
-        if commit is not None and cached is not None and cached[0] == commit:
-            return cached[1], cached[2], cached[3].copy()
-        state = StateBuilder()
-        head, records = self._load(commit, state)
+    def _replay(
+        self, commit: str | None, *, cached: bool = True
+    ) -> tuple[Head, bytes, StateBuilder]:
+        """The state at ``commit``, verified: only the records after the head of the
+        derived-state cache when it is still a prefix of the ledger and the commits since
+        only append (``_appended``), else all (and cache the result). A replay of the same
+        commit earlier in this process (a production check's snapshot, then its commit) is
+        reused."""
+        memo = self._replayed
+        if cached and commit is not None and memo is not None and memo[0] == commit:
+            return memo[1], memo[2], memo[3].copy()
+        head, records = self._read(commit)
+        resumed = None
+        if cached and commit is not None and head.chain.seq:
+            # A commit names its records exactly: the cache's own is not hashed again.
+            resumed = self._derived.resume(byte_reader(records), head.chain, commit)
+        state = None
+        if resumed is not None and commit is not None:
+            try:
+                if resumed.anchor != commit:
+                    self._appended(resumed.anchor, commit, resumed.head, records)
+                state = resumed.state
+                self._check(head, records, state, resumed.head)
+                self._blocks = resumed.blocks
+            except (ChainError, StaleState):
+                # The commits or records since the cached head say otherwise: the replay
+                # from the first record decides (and names what is wrong).
+                state = resumed = None
+        if state is None:
+            state = StateBuilder()
+            self._check(head, records, state)
         if commit is not None:
+            if resumed is None or resumed.head != head.chain:
+                self._save(state, head.chain, records, commit)
             self._replayed = (commit, head, records, state.copy())
         return head, records, state
 
+    def _save(self, state: StateBuilder, head: ChainHead, records: bytes, commit: str) -> None:
+        """Cache ``state`` (derived at ``head`` of ``commit``) for the next run."""
+        read = byte_reader(records)
+        self._blocks = self._derived.save(state, head, read, self._blocks, commit, commit)
+
+    def _appended(self, base: str | None, tip: str, cached: ChainHead, records: bytes) -> None:
+        """The commits from ``base`` (where the cache was saved) to ``tip`` form one line of
+        appends: each follows the one before, and each one's ``head.json`` names a record of
+        the tip's chain, unchanged, at or after the cached head (the history walk of
+        ``verify_signed``, for the new commits only). ``ChainError`` when they do not."""
+        name = f"{self.location}:{RECORDS_FILE}"
+        if base is None or not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", base):
+            raise ChainError("the cache names no commit", seq=0, file=name)
+        listing = self._git.run("rev-list", "--parents", "--reverse", f"{base}..{tip}")
+        rows = [line.split() for line in listing.stdout.decode().splitlines() if line.strip()]
+        if listing.code != 0 or not rows:
+            raise ChainError(f"{tip[:12]} does not descend from {base[:12]}", seq=0, file=name)
+        ends = {end.seq + cached.seq: end for end in record_ends(records[cached.size :])}
+        last, parent = cached.seq, base
+        for row, head in zip(rows, self._heads_of(rows), strict=True):
+            if row[1:] != [parent]:
+                raise ChainError(f"commit {row[0][:12]} does not follow {parent[:12]}", seq=0)
+            if head is None or head.seq < last:
+                raise ChainError(f"commit {row[0][:12]} goes back in the ledger", seq=0)
+            if head.seq > cached.seq:
+                end = ends.get(head.seq)
+                if end is None or (end.hash, end.size + cached.size) != (head.hash, head.size):
+                    raise ChainError(f"commit {row[0][:12]} names a rewritten record", seq=0)
+            elif head != cached:
+                raise ChainError(f"commit {row[0][:12]} names a rewritten record", seq=0)
+            last, parent = head.seq, row[0]
+
     def _load(self, commit: str | None, state: StateBuilder) -> tuple[Head, bytes]:
         head, records = self._read(commit)
+        self._check(head, records, state)
+        return head, records
+
+    def _check(
+        self, head: Head, records: bytes, state: StateBuilder, start: ChainHead = EMPTY
+    ) -> None:
+        """Replay ``records`` after ``start`` (where ``state`` is) against ``head``, and check
+        the head this runner saw before and the pinned one."""
         name = f"{self.location}:{RECORDS_FILE}"
-        replay(io.BytesIO(records[: head.chain.size]), head, state, name)
+        lines = io.BytesIO(records[start.size : head.chain.size])
+        replay(lines, head, state, name, start)
         if len(records) != head.chain.size:
             raise ChainError(
                 "the records file does not end where the ledger's head says",
@@ -340,7 +410,6 @@ class GitStore:
                 hint=TAMPER_HINT,
             )
         self._check_known(head, records, name)
-        return head, records
 
     def _check_known(self, head: Head, records: bytes, name: str) -> None:
         """The record this cache last verified must still be there, unchanged; so must the
@@ -362,8 +431,7 @@ class GitStore:
             return
         if seq == 0:
             return
-        lines = records.split(b"\n")
-        if seq > head.chain.seq or line_hash(lines[seq - 1]) != digest:
+        if seq > head.chain.seq or line_hash(_line(records, seq, head.chain.seq)) != digest:
             raise LedgerRewritten(
                 f"this runner verified record {seq} before, and the remote no longer has it "
                 f"unchanged: the branch's history was rewritten ({_found(records, seq, digest)})",
@@ -431,9 +499,16 @@ class GitStore:
 
     # ------------------------------------------------------------------- the store
 
-    def snapshot(self, now: dt.datetime) -> Snapshot:
+    def snapshot(self, now: dt.datetime, *, live_only: bool = False) -> Snapshot:
         """The findings as of ``now``: the remote's, or the local copy when it is
-        unreachable, this runner's pending operations included."""
+        unreachable, this runner's pending operations included; with ``live_only``, only
+        those not resolved (``StateBuilder.freeze``)."""
+        try:
+            return self._snapshot(now, live_only, cached=True)
+        except StaleState:
+            return self._snapshot(now, live_only, cached=False)
+
+    def _snapshot(self, now: dt.datetime, live_only: bool, *, cached: bool) -> Snapshot:
         with self._lock():
             self._ensure_repo()
             offline = None
@@ -442,13 +517,13 @@ class GitStore:
             except LedgerUnavailable as exc:
                 offline = exc.message
                 commit = self._local_commit()
-            head, _, state = self._replay(commit)
+            head, _, state = self._replay(commit, cached=cached)
             queued = self._queue.load()
             ops = [q.operation for q in queued.operations]
             if ops:
                 build_batch(state, head.chain, (), ops)
         return Snapshot(
-            state.freeze(now),
+            state.freeze(now, live_only=live_only),
             self.location,
             len(ops),
             offline,
@@ -492,7 +567,11 @@ class GitStore:
                 break
             head, records, state = self._replay(parent)
             self._remember(head.chain)
-            batch = build_batch(state, head.chain, (), ops)
+            try:
+                batch = build_batch(state, head.chain, (), ops)
+            except StaleState:
+                head, records, state = self._replay(parent, cached=False)
+                batch = build_batch(state, head.chain, (), ops)
             if batch.linked.data:
                 new_head = Head(batch.linked.head)
                 # Signed heads travel in the same commit as the records they sign.
@@ -519,6 +598,7 @@ class GitStore:
                     )
                     break
                 self._remember(new_head.chain)
+                self._save(state, new_head.chain, records + batch.linked.data, commit)
             self._queue.remove(q.path for q in queued.operations)
             return CommitOutcome(
                 stored=batch.stored,
@@ -733,6 +813,21 @@ def pinned_head(environ: Mapping[str, str]) -> ChainHead | None:
         raise LedgerError(
             str(exc), subject=PIN_VARIABLE, hint="copy SEQ:HASH from ledger verify"
         ) from None
+
+
+def _line(records: bytes, seq: int, count: int) -> bytes:
+    """Record ``seq`` of the ``count`` records in ``records`` (without its newline), found
+    from the nearer end: the record a runner last saw is usually among the last, and
+    splitting a long ledger into lines costs more than the rest of a run."""
+    if seq > count // 2:
+        end = len(records) - 1
+        for _ in range(count - seq):
+            end = records.rfind(b"\n", 0, end)
+        return records[records.rfind(b"\n", 0, end) + 1 : end]
+    start = 0
+    for _ in range(seq - 1):
+        start = records.index(b"\n", start) + 1
+    return records[start : records.index(b"\n", start)]
 
 
 def _found(records: bytes, seq: int, digest: str) -> str:

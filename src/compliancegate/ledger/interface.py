@@ -134,8 +134,10 @@ class LedgerStore(Protocol):
         """The ``--ledger`` value this store was opened from."""
         ...
 
-    def snapshot(self, now: dt.datetime) -> Snapshot:
-        """The current state; clocks and breaches are evaluated at ``now``."""
+    def snapshot(self, now: dt.datetime, *, live_only: bool = False) -> Snapshot:
+        """The current state; clocks and breaches are evaluated at ``now``. With
+        ``live_only``, only the findings not resolved, and no runs: all a production release
+        needs, without reading the resolved ones a derived-state cache holds apart."""
         ...
 
     def commit(self, operations: Sequence[Operation]) -> CommitOutcome:

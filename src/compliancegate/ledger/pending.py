@@ -81,6 +81,12 @@ class PendingQueue:
 
     # ------------------------------------------------------------------- the key
 
+    def mac_key(self, create: bool) -> bytes | None:
+        """The queue key, which also signs the ledger's derived-state cache (``derived``):
+        created when ``create`` and missing, else None when missing; ``LedgerError`` when it
+        cannot be trusted."""
+        return self._key(create=create)
+
     def _key(self, *, create: bool) -> bytes | None:
         """The queue key; created when ``create`` and missing, else None when missing."""
         try:

@@ -50,7 +50,7 @@ class LedgerBreakFix:
         this runner holds no copy of it (a fresh runner knows no findings at all). With a
         local copy, the findings are read from it and a notice says so.
         """
-        snapshot = self._store.snapshot(self._now)
+        snapshot = self._store.snapshot(self._now, live_only=True)
         if snapshot.offline and snapshot.state.records == 0:
             raise LedgerUnavailable(
                 f"{self._store.location} could not be reached ({snapshot.offline}) and this "

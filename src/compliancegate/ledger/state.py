@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NewType
@@ -22,7 +22,7 @@ from compliancegate.ledger.chain import GENESIS
 from compliancegate.ledger.clocks import Breach, Clock, breaches
 from compliancegate.ledger.interface import LedgerError
 from compliancegate.ledger.overflow import is_overflow, overflow_fingerprint, overflow_policy
-from compliancegate.ledger.records import Record, RecordKind
+from compliancegate.ledger.records import Record, RecordKind, format_time, parse_time
 from compliancegate.model import Severity
 
 FindingId = NewType("FindingId", str)
@@ -48,6 +48,11 @@ class FindingStatus(StrEnum):
 
 class StateError(ValueError):
     """A record contradicts the records before it (the caller names the record)."""
+
+
+class StaleState(Exception):
+    """The part of a cached state that is read only when needed could not be read back;
+    the store that restored it replays the ledger from its first record instead."""
 
 
 @dataclass(frozen=True)
@@ -255,6 +260,11 @@ class StateBuilder:
         self._runs: list[RunSummary] = []
         self.records = 0
         self.head = GENESIS
+        self._cold: Callable[[], list[Any]] | None = None
+        """Rows of the lives resolved and the runs recorded before a cached head, read on
+        first need (``restore``); None once they are (or for a builder replayed in full)."""
+        self.cold_base: object | None = None
+        """What the builder was restored from (``restore``'s ``base``), until it thaws."""
 
     def copy(self) -> StateBuilder:
         """An independent builder at the same point: what replaying the same records again
@@ -268,6 +278,8 @@ class StateBuilder:
         other._runs = list(self._runs)
         other.records = self.records
         other.head = self.head
+        other._cold = self._cold
+        other.cold_base = self.cold_base
         return other
 
     # ------------------------------------------------------------------- reading
@@ -296,6 +308,8 @@ class StateBuilder:
     def status(self, fid: str) -> FindingStatus | None:
         """The status of finding ``fid``, or None when there is no such finding."""
         life = self._lives.get(FindingId(fid))
+        if life is None and self._thaw():
+            life = self._lives.get(FindingId(fid))
         return None if life is None else life.live.status
 
     def has_op(self, op: str) -> bool:
@@ -325,6 +339,8 @@ class StateBuilder:
     def _life(self, data: Mapping[str, Any], *, live: bool = True) -> _Life:
         fid = data["finding"]
         life = self._lives.get(FindingId(fid))
+        if life is None and self._thaw():
+            life = self._lives.get(FindingId(fid))
         if life is None:
             raise StateError(f"finding {fid} was never opened")
         if live and life.live.status is FindingStatus.RESOLVED:
@@ -499,10 +515,17 @@ class StateBuilder:
 
     # ------------------------------------------------------------------- result
 
-    def freeze(self, now: dt.datetime) -> LedgerState:
-        """The derived state, deadlines evaluated at ``now``."""
+    def freeze(self, now: dt.datetime, *, live_only: bool = False) -> LedgerState:
+        """The derived state, deadlines evaluated at ``now``; with ``live_only``, only the
+        findings not resolved and no runs (what a production release reads: it leaves the
+        cold part of a restored state unread)."""
+        if live_only:
+            chosen = [(fid, self._lives[fid]) for fid in self._live.values()]
+        else:
+            self._thaw()
+            chosen = list(self._lives.items())
         findings: dict[FindingId, Finding] = {}
-        for fid, life in self._lives.items():
+        for fid, life in chosen:
             live = life.live
             opening = self._openings[fid]
             spans = [(s, e) for s, e in life.spans if s is not None]
@@ -533,7 +556,265 @@ class StateBuilder:
                     life.clock, spans, life.planned_at, life.resolved_at, life.releases, now
                 ),
             )
-        return LedgerState(now, self.records, self.head, findings, tuple(self._runs))
+        runs = () if live_only else tuple(self._runs)
+        return LedgerState(now, self.records, self.head, findings, runs)
+
+    # ------------------------------------------------------------------- caching
+
+    def export(self) -> tuple[dict[str, Any], list[list[Any]]]:
+        """The state as JSON values, for the derived-state cache (``derived``).
+
+        Returns the *hot* part, read by every run (counts, operations, records and head,
+        every finding not resolved), and the *cold* rows: the lives resolved and the runs
+        recorded since ``cold_base`` (all of them when ``cold_base`` is None), read only by
+        what needs them.
+        """
+        # A run's records share one time, and its findings one clock: format each once.
+        times: dict[dt.datetime, str] = {}
+
+        def when(moment: dt.datetime | None) -> str | None:
+            if moment is None:
+                return None
+            text = times.get(moment)
+            if text is None:
+                text = times[moment] = format_time(moment)
+            return text
+
+        clocks: dict[Clock, dict[str, Any]] = {}
+        hot = {
+            "records": self.records,
+            "head": self.head,
+            **_strings("ops", self._ops),
+            **_strings("once", [fp for fp, n in self._counts.items() if n == 1]),
+            "counts": {fp: n for fp, n in self._counts.items() if n != 1},
+            "live": [self._life_row(fid, when, clocks) for fid in self._live.values()],
+        }
+        cold: list[list[Any]] = [
+            self._life_row(fid, when, clocks)
+            for fid, life in self._lives.items()
+            if life.live.status is FindingStatus.RESOLVED
+        ]
+        cold += [_run_row(run, when) for run in self._runs]
+        return hot, cold
+
+    @classmethod
+    def restore(
+        cls, hot: Mapping[str, Any], cold: Callable[[], list[Any]], base: object
+    ) -> StateBuilder:
+        """A builder from ``export``'s hot part; ``cold`` gives every cold row when first
+        needed (or raises ``StaleState``), ``base`` names where they are kept. Raises
+        ``ValueError``, ``KeyError``, ``TypeError`` or ``IndexError`` on malformed input."""
+        builder = cls()
+        records, head = hot["records"], hot["head"]
+        if not isinstance(records, int) or isinstance(records, bool) or records < 1:
+            raise ValueError("records must be a positive count")
+        if not isinstance(head, str) or len(head) != 64:
+            raise ValueError("head must be a SHA-256")
+        counts = hot["counts"]
+        if not isinstance(counts, dict):
+            raise ValueError("counts must be an object")
+        builder._ops = set(_read_strings(hot, "ops"))
+        builder._counts = dict.fromkeys(_read_strings(hot, "once"), 1)
+        builder._counts.update(counts)
+        clocks: dict[str, Clock] = {}
+        for row in hot["live"]:
+            fid, life, opening = _life_from_row(row, clocks)
+            if life.live.status is FindingStatus.RESOLVED or life.live.fingerprint in builder._live:
+                raise ValueError("the hot part lists a resolved or duplicate life")
+            builder._lives[fid] = life
+            builder._openings[fid] = opening
+            builder._live[life.live.fingerprint] = fid
+        builder.records = records
+        builder.head = head
+        builder._cold = cold
+        builder.cold_base = base
+        return builder
+
+    def _thaw(self) -> bool:
+        """Read the cold part in, once; True when there was one. ``StaleState`` when it
+        cannot be read back."""
+        if self._cold is None:
+            return False
+        try:
+            rows = self._cold()
+            lives: list[tuple[int, FindingId, _Life, _Opening]] = []
+            runs: list[RunSummary] = []
+            clocks: dict[str, Clock] = {}
+            for row in rows:
+                if row[0] == "R":
+                    runs.append(_run_from_row(row))
+                    continue
+                fid, life, opening = _life_from_row(row, clocks)
+                if fid in self._lives or life.live.status is not FindingStatus.RESOLVED:
+                    raise ValueError(f"life {fid} is listed twice, or not resolved")
+                lives.append((life.events[0].seq, fid, life, opening))
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise StaleState(f"the cached state's cold part is malformed ({exc})") from None
+        for fid, life in self._lives.items():
+            lives.append((life.events[0].seq, fid, life, self._openings[fid]))
+        lives.sort(key=lambda item: item[0])
+        self._lives = {fid: life for _, fid, life, _ in lives}
+        self._openings = {fid: opening for _, fid, _, opening in lives}
+        self._runs = runs + self._runs
+        self._cold = None
+        self.cold_base = None
+        return True
+
+    def _life_row(
+        self,
+        fid: FindingId,
+        when: Callable[[dt.datetime | None], str | None],
+        clocks: dict[Clock, dict[str, Any]],
+    ) -> list[Any]:
+        life = self._lives[fid]
+        live, opening, clock = life.live, self._openings[fid], life.clock
+        clock_json = clocks.get(clock)
+        if clock_json is None:
+            clock_json = clocks[clock] = clock.to_json()
+        return [
+            "L",
+            fid,
+            live.fingerprint,
+            live.life,
+            live.status.value,
+            live.manual,
+            live.policy,
+            live.title,
+            list(live.controls),
+            live.severity.value,
+            when(live.opened_at),
+            clock_json,
+            [
+                [e.seq, when(e.at), e.kind.value, e.run_id, e.by, e.detail, e.count]
+                for e in life.events
+            ],
+            [[when(start), when(end)] for start, end in life.spans],
+            [[when(at), run] for at, run in life.releases],
+            life.waiver,
+            when(life.acked_at),
+            when(life.planned_at),
+            life.plan,
+            when(life.resolved_at),
+            life.resolved_run,
+            [opening.run_id, opening.kind, opening.file, opening.line],
+        ]
+
+
+def _strings(name: str, values: Iterable[Any]) -> dict[str, Any]:
+    """``values`` as one newline-joined string (a long list of strings parses several times
+    faster so), or as a list when one of them is not a string without a newline."""
+    listed = list(values)
+    try:
+        joined = "\n".join(listed)
+    except TypeError:
+        joined = None
+    if joined is not None and joined.count("\n") == max(len(listed) - 1, 0):
+        return {name: joined, f"{name}_n": len(listed)}
+    return {name: listed, f"{name}_n": len(listed)}
+
+
+def _read_strings(hot: Mapping[str, Any], name: str) -> list[Any]:
+    value, count = hot[name], hot[f"{name}_n"]
+    if isinstance(value, str):
+        value = value.split("\n") if count else []
+    if not isinstance(value, list) or len(value) != count:
+        raise ValueError(f"{name} is not a list of {count}")
+    return value
+
+
+def _parsed(text: Any) -> dt.datetime | None:
+    return None if text is None else parse_time(text)
+
+
+def _life_from_row(row: list[Any], clocks: dict[str, Clock]) -> tuple[FindingId, _Life, _Opening]:
+    """A life from ``_life_row``'s row; ``clocks`` memoizes the clocks (a run's findings
+    share theirs)."""
+    (
+        tag,
+        fid,
+        fingerprint,
+        number,
+        status,
+        manual,
+        policy,
+        title,
+        controls,
+        severity,
+        opened_at,
+        clock_json,
+        events,
+        spans,
+        releases,
+        waiver,
+        acked_at,
+        planned_at,
+        plan,
+        resolved_at,
+        resolved_run,
+        opening,
+    ) = row
+    if tag != "L" or not isinstance(fid, str) or not isinstance(fingerprint, str):
+        raise ValueError("not a life")
+    clock_key = repr(clock_json)
+    clock = clocks.get(clock_key)
+    if clock is None:
+        clock = clocks[clock_key] = Clock.from_json(clock_json)
+    live = LiveFinding(
+        FindingId(fid),
+        fingerprint,
+        number,
+        _STATUSES[status],
+        manual,
+        policy,
+        title,
+        tuple(controls),
+        _SEVERITIES[severity],
+        clock.before_release,
+        parse_time(opened_at),
+    )
+    life = _Life(live, clock)
+    life.events = [
+        FindingEvent(seq, parse_time(at), _KINDS[kind], run_id, by, detail, count)
+        for seq, at, kind, run_id, by, detail, count in events
+    ]
+    if not life.events or not isinstance(life.events[0].seq, int):
+        raise ValueError("a life starts with its opening")
+    life.spans = [[_parsed(start), _parsed(end)] for start, end in spans]
+    life.releases = [(parse_time(at), run) for at, run in releases]
+    life.waiver = waiver
+    life.acked_at = _parsed(acked_at)
+    life.planned_at = _parsed(planned_at)
+    life.plan = plan
+    life.resolved_at = _parsed(resolved_at)
+    life.resolved_run = resolved_run
+    run_id, kind, file, line = opening
+    return FindingId(fid), life, _Opening(run_id, kind, file, line)
+
+
+# Enum lookups by value, a dictionary access rather than an Enum call per row.
+_STATUSES = {s.value: s for s in FindingStatus}
+_SEVERITIES = {s.value: s for s in Severity}
+_KINDS = {k.value: k for k in RecordKind}
+
+
+def _run_row(run: RunSummary, when: Callable[[dt.datetime | None], str | None]) -> list[Any]:
+    return [
+        "R",
+        run.seq,
+        when(run.at),
+        run.run_id,
+        run.environment,
+        run.decision,
+        run.commit,
+        run.pipeline,
+    ]
+
+
+def _run_from_row(row: list[Any]) -> RunSummary:
+    _, seq, at, run_id, environment, decision, commit, pipeline = row
+    if not isinstance(seq, int):
+        raise ValueError("a run's seq must be an integer")
+    return RunSummary(seq, parse_time(at), run_id, environment, decision, commit, pipeline)
 
 
 def _waiver_id(waiver: Any) -> str:
