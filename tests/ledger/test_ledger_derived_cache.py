@@ -244,6 +244,54 @@ def test_a_production_check_derives_once_from_the_cache(
     assert cli(["ledger", "verify", *args]).code == 0
 
 
+@pytest.mark.parametrize("environment", ["staging", "production"])
+@pytest.mark.parametrize("store_kind", ["file", "git"])
+def test_a_fresh_runner_exports_the_state_once(
+    project: Project,
+    remote: Path,
+    state: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    store_kind: str,
+    environment: str,
+) -> None:
+    # A hosted runner starts without a cache: it replays the whole ledger and caches the
+    # state, which costs about as much again for a long ledger. Once a run, after its
+    # commit; not also after the production read, nor after the commit's own replay.
+    args = ["--ledger", f"git:{remote}#ledger"] if store_kind == "git" else []
+    project.deploy(pinned=False)
+    project.scan("CVE-1")
+    assert cli(["check", "--env", "staging", *args], now=day(0)).code == 1
+    for folder in state.glob(f"ledgers/*/{CACHE_DIR}"):
+        shutil.rmtree(folder)
+    exports: list[int] = []
+    real = StateBuilder.export
+
+    def spy(self: StateBuilder, *a: Any, **k: Any) -> Any:
+        exports.append(self.records)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(StateBuilder, "export", spy)
+    project.scan("CVE-2")
+    outcome = cli(["check", "--env", environment, "--format", "json", *args], now=day(1))
+    assert outcome.code == 1
+    assert not [x for x in outcome.json()["notices"] if x["code"].startswith("ledger")]
+    assert len(exports) == 1, exports
+    # What it cached is used: the next run replays only what came after.
+    starts: list[int] = []
+    replay = files.replay
+
+    def replays(*a: Any, **k: Any) -> None:
+        starts.append((a[4] if len(a) > 4 else k.get("start", EMPTY)).seq)
+        replay(*a, **k)
+
+    import compliancegate.ledger.gitstore as gitstore
+
+    monkeypatch.setattr(files, "replay", replays)
+    monkeypatch.setattr(gitstore, "replay", replays)
+    assert cli(["check", "--env", environment, *args], now=day(2)).code == 1
+    assert starts and all(start > 0 for start in starts), starts
+
+
 def test_ledger_verify_replays_from_genesis_whatever_the_cache(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:

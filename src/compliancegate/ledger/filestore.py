@@ -93,11 +93,13 @@ class FileStore:
         # Loaded when the store opens: a bad key fails the command before anything runs.
         self._key = key_from_environment(os.environ if environ is None else environ, self._tree)
 
-    def _load(self, *, cached: bool = True) -> tuple[Head, StateBuilder]:
+    def _load(self, *, cached: bool = True, save: bool = True) -> tuple[Head, StateBuilder]:
         """Replay the records: only those after the head of the derived-state cache when it
-        is still a prefix of the ledger (``derived``), else all (and cache the result). A
-        replay of the very same content earlier in this process (a production check's
-        snapshot, then its commit) is reused rather than repeated."""
+        is still a prefix of the ledger (``derived``), else all (and cache the result,
+        unless ``save`` is false: a commit caches what it wrote instead, and a production
+        check's live-only read is followed by that commit). A replay of the very same
+        content earlier in this process (a production check's snapshot, then its commit) is
+        reused rather than repeated."""
         version = self._files.version()
         memo = self._replayed
         if cached and version is not None and memo is not None and memo[0] == version:
@@ -120,7 +122,9 @@ class FileStore:
             state = StateBuilder()
             head = self._files.load(state, head)
         if version is not None and self._files.version() == version:
-            if resumed is None or resumed.head != head.chain:
+            if save and (resumed is None or resumed.head != head.chain):
+                # Exporting a long ledger's state costs about as much as replaying it: a
+                # fresh runner (no cache) pays it once a run, not once a read.
                 self._save(state, head.chain)
             self._replayed = (version, head, state.copy())
         return head, state
@@ -158,7 +162,7 @@ class FileStore:
             return self._snapshot(now, live_only, cached=False)
 
     def _snapshot(self, now: dt.datetime, live_only: bool, *, cached: bool) -> Snapshot:
-        head, state = self._load(cached=cached)
+        head, state = self._load(cached=cached, save=not live_only)
         queued = self._queue.load()
         ops = [q.operation for q in queued.operations]
         if ops:
@@ -187,13 +191,13 @@ class FileStore:
         try:
             with self._files.lock(timeout=self._lock_timeout):
                 recovered = self._files.recover(self._now())
-                head, state = self._load()
+                head, state = self._load(save=False)
                 if self._key is not None:
                     self._check_tip(head.chain)
                 try:
                     batch = build_batch(state, head.chain, recovered, ops + list(operations))
                 except StaleState:
-                    head, state = self._load(cached=False)
+                    head, state = self._load(cached=False, save=False)
                     batch = build_batch(state, head.chain, recovered, ops + list(operations))
                 self._files.write(head, batch.linked)
                 self._save(state, batch.linked.head)

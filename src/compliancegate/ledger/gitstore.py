@@ -321,11 +321,12 @@ class GitStore:
         return result.stdout if result.code == 0 else b""
 
     def _replay(
-        self, commit: str | None, *, cached: bool = True
+        self, commit: str | None, *, cached: bool = True, save: bool = True
     ) -> tuple[Head, bytes, StateBuilder]:
         """The state at ``commit``, verified: only the records after the head of the
         derived-state cache when it is still a prefix of the ledger and the commits since
-        only append (``_appended``), else all (and cache the result). A replay of the same
+        only append (``_appended``), else all (and cache the result, unless ``save`` is
+        false, as for ``FileStore._load``). A replay of the same
         commit earlier in this process (a production check's snapshot, then its commit) is
         reused."""
         memo = self._replayed
@@ -352,7 +353,7 @@ class GitStore:
             state = StateBuilder()
             self._check(head, records, state)
         if commit is not None:
-            if resumed is None or resumed.head != head.chain:
+            if save and (resumed is None or resumed.head != head.chain):
                 self._save(state, head.chain, records, commit)
             self._replayed = (commit, head, records, state.copy())
         return head, records, state
@@ -517,7 +518,7 @@ class GitStore:
             except LedgerUnavailable as exc:
                 offline = exc.message
                 commit = self._local_commit()
-            head, _, state = self._replay(commit, cached=cached)
+            head, _, state = self._replay(commit, cached=cached, save=not live_only)
             queued = self._queue.load()
             ops = [q.operation for q in queued.operations]
             if ops:
@@ -565,12 +566,12 @@ class GitStore:
             except LedgerUnavailable as exc:
                 reason = exc.message
                 break
-            head, records, state = self._replay(parent)
+            head, records, state = self._replay(parent, save=False)
             self._remember(head.chain)
             try:
                 batch = build_batch(state, head.chain, (), ops)
             except StaleState:
-                head, records, state = self._replay(parent, cached=False)
+                head, records, state = self._replay(parent, cached=False, save=False)
                 batch = build_batch(state, head.chain, (), ops)
             if batch.linked.data:
                 new_head = Head(batch.linked.head)
