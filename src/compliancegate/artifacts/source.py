@@ -22,6 +22,7 @@ from compliancegate.errors import ArtifactError, CompliancegateError
 from compliancegate.loading.safe_yaml import YamlDocument, load_documents
 
 HEAD_BYTES = 64 * 1024
+_BOM = b"\xef\xbb\xbf"
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 """Largest artifact read by default; set ``limits.max_artifact_bytes`` in the config to change."""
 
@@ -209,13 +210,41 @@ class Source:
         except UnicodeDecodeError as exc:
             raise self.error(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
 
-    @cached_property
+    @property
     def json(self) -> Any:
-        """The file parsed as one JSON document."""
-        text = self.text
-        if not text.strip():
-            raise self.error("empty file, expected JSON")
-        return parse_json(text, self)
+        """The file parsed as one JSON document (parsed once: its refusal too, which every
+        format's detection asks about again)."""
+        parsed = self._json
+        if isinstance(parsed, ArtifactError):
+            raise parsed
+        return parsed
+
+    @property
+    def json_parsed(self) -> bool:
+        """Whether ``json`` has been asked for already (its answer, a document or a refusal,
+        costs nothing more)."""
+        return "_json" in self.__dict__
+
+    @cached_property
+    def _json(self) -> Any:
+        from compliancegate.artifacts import strict_json
+
+        try:
+            data = self.data
+            if b"\x00" not in data[:HEAD_BYTES]:
+                # The bytes straight to orjson: no decoded copy of the file is made when the
+                # fast reader is sure (see strict_json); the text is decoded only for the
+                # strict reader, whose refusals name the line.
+                with _collector_paused():
+                    value = strict_json.fast_loads(data[3:] if data.startswith(_BOM) else data)
+                if value is not strict_json.UNSURE:
+                    return value
+            text = self.text
+            if not text.strip():
+                raise self.error("empty file, expected JSON")
+            return parse_json(text, self, fast=False)
+        except ArtifactError as exc:
+            return exc
 
     @cached_property
     def yaml(self) -> list[YamlDocument]:
@@ -274,17 +303,20 @@ def _iso_dates(node: Any) -> Any:
     return node
 
 
-def parse_json(text: str, source: Source, *, what: str = "JSON", line: int | None = None) -> Any:
+def parse_json(
+    text: str, source: Source, *, what: str = "JSON", line: int | None = None, fast: bool = True
+) -> Any:
     """Parse JSON text read from ``source`` (the whole file, a JSON Lines line or a decoded
     envelope payload); every failure is an ``ArtifactError`` naming the file and ``what``.
 
     Duplicate keys and ``NaN``/``Infinity`` literals are refused (see ``strict_json``).
+    ``fast=False``: straight to the strict reader (the fast one already said it is unsure).
     """
     from compliancegate.artifacts import strict_json
 
     try:
         with _collector_paused():
-            return strict_json.loads(text)
+            return strict_json.loads(text) if fast else strict_json.strict_loads(text)
     except json.JSONDecodeError as exc:
         problem = "truncated" if exc.pos >= len(text.rstrip()) else "invalid"
         raise source.error(
