@@ -1,0 +1,180 @@
+"""The fast normalizers give exactly what the reference ones (``reference_normalizers.py``,
+the code before issue 10) give: the same items with the same values in the same key order,
+or the same error, on the corpus fixtures and on generated reports with every field of
+every type."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import reference_normalizers as reference
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from compliancegate.artifacts.registry import formats_for, get_format
+from compliancegate.artifacts.source import Source
+from compliancegate.errors import ArtifactError
+
+_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def exact(value: Any) -> Any:
+    """``value`` with key order, types and float signs visible (``==`` ignores them)."""
+    if isinstance(value, dict):
+        return ("dict", [(k, exact(v)) for k, v in value.items()])
+    if isinstance(value, list):
+        return ("list", [exact(v) for v in value])
+    if isinstance(value, float):
+        return ("float", "nan" if math.isnan(value) else repr(value))
+    return (type(value).__name__, value)
+
+
+def outcome(parse: Callable[[Source], Any], path: Path) -> Any:
+    try:
+        artifacts = parse(Source(path, path.name))
+    except ArtifactError as exc:
+        return ("error", exc.message, exc.file, exc.line, exc.hint)
+    except Exception as exc:  # a parser bug: the store reports it; it must be the same one
+        return ("bug", type(exc).__name__, str(exc))
+    return [
+        (a.path, a.format, a.kind, a.syntax, a.index, a.line, exact(a.document)) for a in artifacts
+    ]
+
+
+def assert_same(name: str, path: Path) -> None:
+    fmt = get_format(name)
+    assert fmt is not None
+    assert outcome(fmt.parse, path) == outcome(getattr(reference, f"{name}_parse"), path)
+
+
+def _fixtures_of(name: str) -> list[Path]:
+    found = []
+    for path in sorted(_FIXTURES.rglob("*")):
+        if path.is_file() and path.suffix in (".json", ".xml", ".sarif"):
+            try:
+                if name in [f.name for f in formats_for(Source(path, path.name))]:
+                    found.append(path)
+            except ArtifactError:
+                continue
+    return found
+
+
+@pytest.mark.parametrize("path", _fixtures_of("trivy"), ids=lambda p: p.name)
+def test_trivy_fixtures(path: Path) -> None:
+    assert_same("trivy", path)
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**400), max_value=10**400),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.0, -0.0, 10.0, 10.000001, 7.5, 11, -1, 2**1100]),
+    st.text(max_size=8),
+    st.sampled_from(
+        [
+            "",
+            "  ",
+            "\u2003",
+            "\x1c",
+            " CRITICAL ",
+            "high",
+            "Medium",
+            "negligible",
+            "1.2.4, 1.3.1",
+            " , 1.0",
+            "6.0.3.1,",
+            "7.5",
+            " 9.8 ",
+            "NaN",
+            "inf",
+            "1e400",
+            "a  b",
+            "a\tb",
+            "a\u00a0b",
+            " lead",
+            "trail ",
+            "x" * 199,
+            "x" * 200,
+            "x " * 120,
+            "\ud800",
+        ]
+    ),
+)
+_ANY = st.recursive(
+    _SCALARS,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _field(values: st.SearchStrategy[Any], hostile: bool) -> st.SearchStrategy[Any]:
+    # Sometimes anything: a report is hostile input.
+    return st.one_of(values, _ANY) if hostile else values
+
+
+_SCORES = st.one_of(_SCALARS, st.floats(min_value=-1, max_value=11))
+
+
+def _trivy(hostile: bool) -> st.SearchStrategy[dict[str, Any]]:
+    """Trivy reports; ``hostile``: any field, list or object may be of any type."""
+    cvss_entry = st.fixed_dictionaries(
+        {},
+        optional={
+            "V3Score": _SCORES,
+            "V40Score": _SCORES,
+            "V2Score": _SCORES,
+            "V3Vector": _SCALARS,
+        },
+    )
+    cvss = st.dictionaries(
+        st.sampled_from(["nvd", "redhat", "ghsa", "bitnami"]),
+        _field(cvss_entry, hostile),
+        max_size=4,
+    )
+    vulnerability = st.fixed_dictionaries(
+        {},
+        optional={
+            "VulnerabilityID": _SCALARS,
+            "PkgName": _SCALARS,
+            "InstalledVersion": _SCALARS,
+            "FixedVersion": _SCALARS,
+            "Severity": _SCALARS,
+            "Title": _SCALARS,
+            "Description": _SCALARS,
+            "CVSS": _field(cvss, hostile),
+        },
+    )
+    result = st.fixed_dictionaries(
+        {"Target": _SCALARS},
+        optional={
+            "Class": st.sampled_from(["os-pkgs", "lang-pkgs"]),
+            "Vulnerabilities": _field(
+                st.lists(_field(vulnerability, hostile), max_size=6), hostile
+            ),
+        },
+    )
+    return st.fixed_dictionaries(
+        {"SchemaVersion": st.sampled_from([2, 2, 2, 2, 1, "2", True]) if hostile else st.just(2)},
+        optional={
+            "ArtifactName": _SCALARS,
+            "Results": _field(st.lists(_field(result, hostile), max_size=3), hostile),
+        },
+    )
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(report=st.one_of(_trivy(hostile=False), _trivy(hostile=True)))
+def test_trivy_generated(tmp_path: Path, report: dict[str, Any]) -> None:
+    path = tmp_path / "trivy.json"
+    path.write_text(json.dumps(report), encoding="utf-8")
+    assert_same("trivy", path)
