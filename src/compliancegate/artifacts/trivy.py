@@ -114,11 +114,14 @@ def _cvss(reader: jr.Reader, value: Any, path: str) -> float | None:
     return jr.best_cvss(scores)
 
 
+_INFINITY = float("inf")
+
+
 def _score(value: Any) -> float | None:
     """``jr.number`` for the common case, a float or an int, without its calls."""
     kind = type(value)
     if kind is float:
-        return value if -1e309 < value < 1e309 else None  # type: ignore[no-any-return]
+        return value if -_INFINITY < value < _INFINITY else None  # false for NaN too
     if kind is int:
         return jr.number(value)  # may overflow a float
     return None if value is None else jr.number(value)
@@ -205,6 +208,7 @@ class Trivy:
                 else:
                     fixed = jr.first_version(value)
                 value = get("Title")
+                title: str | None
                 if type(value) is str and value and not value.isspace():
                     if len(value) <= jr.TITLE_LIMIT and _PLAIN.fullmatch(value):
                         title = value
