@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from compliancegate.artifacts import cyclonedx, trivy
 from compliancegate.artifacts import jsonread as jr
 from compliancegate.artifacts import severity as sev
-from compliancegate.artifacts import trivy
 from compliancegate.artifacts.source import Source
 from compliancegate.model import Artifact
 
@@ -52,3 +52,31 @@ def trivy_parse(source: Source) -> list[Artifact]:
             )
     normalized = {"vulnerabilities": items, "sources": [source.display]}
     return [Artifact(source.display, "trivy", "vulnerabilities", "json", normalized)]
+
+
+def cyclonedx_parse(source: Source) -> list[Artifact]:
+    """``CycloneDx.parse`` before issue 10."""
+    reader = jr.Reader(source, cyclonedx.WHAT)
+    document = cyclonedx.bom_root(reader)
+    _, subject = cyclonedx.metadata_of(reader, document)
+    items = []
+    for path, item in cyclonedx.components(reader, document):
+        items.append(
+            jr.component(
+                name=jr.text(item.get("name")),
+                version=jr.version_text(item.get("version")),
+                purl=jr.text(item.get("purl")),
+                type=jr.text(item.get("type")),
+                licenses=cyclonedx._licenses(reader, item.get("licenses"), f"{path}.licenses"),
+                supplier=cyclonedx._supplier(item.get("supplier"), item.get("publisher")),
+                hashes=cyclonedx._hashes(reader, item.get("hashes"), f"{path}.hashes"),
+                source=source.display,
+            )
+        )
+    normalized = {
+        "format": "cyclonedx",
+        "spec_version": jr.version_text(document.get("specVersion")),
+        "name": jr.text(subject.get("name")),
+        "components": items,
+    }
+    return [Artifact(source.display, "cyclonedx", "sbom", "json", normalized)]

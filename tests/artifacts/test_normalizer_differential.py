@@ -178,3 +178,82 @@ def test_trivy_generated(tmp_path: Path, report: dict[str, Any]) -> None:
     path = tmp_path / "trivy.json"
     path.write_text(json.dumps(report), encoding="utf-8")
     assert_same("trivy", path)
+
+
+@pytest.mark.parametrize("path", _fixtures_of("cyclonedx"), ids=lambda p: p.name)
+def test_cyclonedx_fixtures(path: Path) -> None:
+    assert_same("cyclonedx", path)
+
+
+def _cyclonedx(hostile: bool) -> st.SearchStrategy[dict[str, Any]]:
+    """CycloneDX BOMs with nested components; ``hostile``: any part of any type."""
+    words = st.one_of(
+        _SCALARS,
+        st.sampled_from(["MIT", "Apache-2.0", "MIT OR GPL-3.0-only", "NOASSERTION", "SHA-256"]),
+    )
+    license_choice = st.one_of(
+        st.fixed_dictionaries({"expression": words}),
+        st.fixed_dictionaries(
+            {
+                "license": _field(
+                    st.fixed_dictionaries({}, optional={"id": words, "name": words}), hostile
+                )
+            }
+        ),
+    )
+    hash_entry = st.fixed_dictionaries(
+        {},
+        optional={
+            "alg": st.one_of(
+                words, st.sampled_from(["SHA-1", "sha256", "SHA3-256", "BLAKE2b-256"])
+            ),
+            "content": st.one_of(words, st.sampled_from(["ABCDEF", " abc ", "e3b0c442"])),
+        },
+    )
+
+    def component(children: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+        return st.fixed_dictionaries(
+            {},
+            optional={
+                "name": words,
+                "version": words,
+                "purl": words,
+                "type": words,
+                "publisher": words,
+                "supplier": _field(st.fixed_dictionaries({}, optional={"name": words}), hostile),
+                "licenses": _field(st.lists(_field(license_choice, hostile), max_size=3), hostile),
+                "hashes": _field(st.lists(_field(hash_entry, hostile), max_size=3), hostile),
+                "components": _field(children, hostile),
+            },
+        )
+
+    tree = st.recursive(
+        st.lists(component(st.none()), max_size=3),
+        lambda children: st.lists(component(children), max_size=3),
+        max_leaves=8,
+    )
+    return st.fixed_dictionaries(
+        {"bomFormat": st.sampled_from(["CycloneDX"] * 6 + ["SPDX", 1])},
+        optional={
+            "specVersion": words,
+            "metadata": _field(
+                st.fixed_dictionaries(
+                    {},
+                    optional={"component": _field(st.fixed_dictionaries({"name": words}), hostile)},
+                ),
+                hostile,
+            ),
+            "components": _field(tree, hostile),
+        },
+    )
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
+@given(bom=st.one_of(_cyclonedx(hostile=False), _cyclonedx(hostile=True)))
+def test_cyclonedx_generated(tmp_path: Path, bom: dict[str, Any]) -> None:
+    path = tmp_path / "bom.cdx.json"
+    path.write_text(json.dumps(bom), encoding="utf-8")
+    assert_same("cyclonedx", path)
