@@ -257,3 +257,157 @@ def test_cyclonedx_generated(tmp_path: Path, bom: dict[str, Any]) -> None:
     path = tmp_path / "bom.cdx.json"
     path.write_text(json.dumps(bom), encoding="utf-8")
     assert_same("cyclonedx", path)
+
+
+@pytest.mark.parametrize("path", _fixtures_of("junit"), ids=lambda p: p.name)
+def test_junit_fixtures(path: Path) -> None:
+    assert_same("junit", path)
+
+
+_ATTRIBUTE = st.one_of(
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=6),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "0.5",
+            "1,234.5",
+            "12,34",
+            "-1",
+            "nan",
+            "inf",
+            "1e3",
+            "7",
+            "\u00b2",
+            " 12 ",
+            "x.py",
+        ]
+    ),
+)
+_OUTCOME_TEXT = st.one_of(
+    st.none(),
+    st.sampled_from(
+        [
+            "def test():\n>  assert 1 == 2\ntests/test_x.py:25: AssertionError",
+            "tests/test_x.py:25: AssertionError\n\n",
+            "/abs/test_x.py:3: AssertionError",
+            "  \n  first line\nsecond",
+            "fail_test.go:6: boom",
+        ]
+    ),
+)
+
+
+def _xml_attributes(attributes: dict[str, str]) -> str:
+    from xml.sax.saxutils import quoteattr
+
+    return "".join(f" {name}={quoteattr(value)}" for name, value in attributes.items())
+
+
+@st.composite
+def _junit_xml(draw: Any) -> str:
+    """A JUnit report: nested suites, cases with any outcome children, namespaces,
+    comments, attributes with odd values."""
+    prefix = draw(st.sampled_from(["", "j:"]))
+    namespace = ' xmlns:j="urn:junit"' if prefix else ""
+
+    def case() -> str:
+        attributes = draw(
+            st.dictionaries(
+                st.sampled_from(["name", "classname", "time", "file", "line"]), _ATTRIBUTE
+            )
+        )
+        children = draw(
+            st.lists(
+                st.sampled_from(
+                    [
+                        "failure",
+                        "error",
+                        "skipped",
+                        "flakyFailure",
+                        "flakyError",
+                        "rerunFailure",
+                        "rerunError",
+                        "system-out",
+                        "!--",
+                    ]
+                ),
+                max_size=3,
+            )
+        )
+        inner = ""
+        for child in children:
+            if child == "!--":
+                inner += "<!-- note -->"
+                continue
+            attrs = draw(
+                st.dictionaries(st.sampled_from(["message", "type"]), _ATTRIBUTE, max_size=2)
+            )
+            text = draw(_OUTCOME_TEXT)
+            body = "" if text is None else text.replace("&", "&amp;").replace("<", "&lt;")
+            inner += f"<{prefix}{child}{_xml_attributes(attrs)}>{body}</{prefix}{child}>"
+        return f"<{prefix}testcase{_xml_attributes(attributes)}>{inner}</{prefix}testcase>"
+
+    def suite(depth: int) -> str:
+        parts = []
+        for _ in range(draw(st.integers(min_value=0, max_value=3))):
+            nested = depth < 2 and draw(st.booleans())
+            parts.append(suite(depth + 1) if nested else case())
+        name = draw(st.one_of(st.none(), _ATTRIBUTE))
+        attrs = "" if name is None else _xml_attributes({"name": name})
+        return f"<{prefix}testsuite{attrs}>{''.join(parts)}</{prefix}testsuite>"
+
+    root = draw(st.sampled_from(["testsuites", "testsuite", "other"]))
+    body = "".join(suite(1) for _ in range(draw(st.integers(min_value=0, max_value=2))))
+    declaration = draw(st.sampled_from(["", '<?xml version="1.0" encoding="utf-8"?>\n']))
+    return f"{declaration}<{prefix}{root}{namespace}>{body}</{prefix}{root}>"
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(report=_junit_xml())
+def test_junit_generated(tmp_path: Path, report: str) -> None:
+    path = tmp_path / "junit.xml"
+    path.write_text(report, encoding="utf-8")
+    assert_same("junit", path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"<testsuite><testcase></testsuite>",
+        b"<testsuite>&undefined;</testsuite>",
+        b'<?xml version="1.0" encoding="utf-8"?>\n<a>\n<b x="1" x="2"/></a>',
+        b"<a>\xff</a>",
+        b'<?xml version="1.0" encoding="latin-1"?><a>\xe9</a>',
+        b'<?xml version="1.0" encoding="nope"?><a/>',
+        b"\xef\xbb\xbf<a>x</a>",
+        "<a>é</a>".encode("utf-16"),
+        b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>',
+        b"<a/><b/>",
+        b"",
+        b"<a>" * 50 + b"</a>" * 50,
+    ],
+)
+def test_xml_reads_as_defusedxml_did(
+    tmp_path: Path, content: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The C parser, used for UTF-8 XML without a DTD, gives the tree and the errors that
+    defusedxml gives; anything else is still read by defusedxml."""
+    import xml.etree.ElementTree as ET
+
+    from compliancegate.artifacts import source as source_module
+
+    path = tmp_path / "doc.xml"
+    path.write_bytes(content)
+
+    def read() -> Any:
+        try:
+            return ("tree", ET.tostring(Source(path, "doc.xml").xml))
+        except ArtifactError as exc:
+            return ("error", exc.message, exc.line)
+
+    fast = read()
+    monkeypatch.setattr(source_module, "_plain_xml", lambda data: False)
+    assert read() == fast

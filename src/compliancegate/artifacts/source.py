@@ -11,6 +11,7 @@ import datetime as dt
 import gc
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -276,11 +277,21 @@ class Source:
         resources, so entity bombs and XXE fail here)."""
         import xml.etree.ElementTree as ET
 
+        data = self.data
+        if _plain_xml(data):
+            try:
+                # No DTD in a UTF-8 document: nothing for defusedxml to refuse, and the C
+                # tree builder is five times faster than its pure-Python one.
+                return ET.fromstring(data)  # noqa: S314 - no DTD: see _plain_xml
+            except ET.ParseError as exc:
+                line = exc.position[0] if exc.position else None
+                raise self.error(f"invalid XML: {exc}", line=line) from None
+
         import defusedxml
         import defusedxml.ElementTree
 
         try:
-            return defusedxml.ElementTree.fromstring(self.data)
+            return defusedxml.ElementTree.fromstring(data)
         except defusedxml.DefusedXmlException as exc:
             raise self.error(
                 f"refused hostile XML: {type(exc).__name__}",
@@ -291,6 +302,25 @@ class Source:
             raise self.error(f"invalid XML: {exc}", line=line) from None
         except LookupError as exc:  # <?xml encoding="..."?> names no codec Python knows
             raise self.error(f"invalid XML: {exc}") from None
+
+
+_XML_DECLARATION = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)")
+_UTF8_NAMES = frozenset({b"utf-8", b"utf8", b"us-ascii", b"ascii"})
+
+
+def _plain_xml(data: bytes) -> bool:
+    """Whether ``data`` is XML without a document type declaration, in UTF-8 (or ASCII):
+    then an entity can be neither declared nor fetched, which is all defusedxml guards
+    against, and the standard library's C parser reads it the same. Any other encoding (one
+    in which ``<!DOCTYPE`` is not those ASCII bytes, UTF-16, EBCDIC) and anything naming a
+    DTD or an entity, even in a comment, goes to defusedxml."""
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data or b"\x00" in data[:HEAD_BYTES]:
+        return False
+    body = data[len(_BOM) :] if data.startswith(_BOM) else data
+    if body[:2] in (b"\xfe\xff", b"\xff\xfe"):
+        return False
+    declared = _XML_DECLARATION.match(body)
+    return declared is None or declared.group(1).lower() in _UTF8_NAMES
 
 
 def _iso_dates(node: Any) -> Any:
