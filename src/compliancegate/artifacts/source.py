@@ -203,6 +203,9 @@ class Source:
     @cached_property
     def text(self) -> str:
         """The file as UTF-8 text (a BOM is dropped); binary content is refused."""
+        return self._decoded()
+
+    def _decoded(self) -> str:
         data = self.data
         if b"\x00" in data[:HEAD_BYTES]:
             raise self.error("binary content (NUL bytes), expected text")
@@ -228,22 +231,13 @@ class Source:
 
     @cached_property
     def _json(self) -> Any:
-        from compliancegate.artifacts import strict_json
-
         try:
-            data = self.data
-            if b"\x00" not in data[:HEAD_BYTES]:
-                # The bytes straight to orjson: no decoded copy of the file is made when the
-                # fast reader is sure (see strict_json); the text is decoded only for the
-                # strict reader, whose refusals name the line.
-                with _collector_paused():
-                    value = strict_json.fast_loads(data[3:] if data.startswith(_BOM) else data)
-                if value is not strict_json.UNSURE:
-                    return value
-            text = self.text
+            # The decoded text is not kept (unless another reader asked for it): a second
+            # copy of a 200 MB report would stay in memory for the whole run.
+            text = self.__dict__.get("text") or self._decoded()
             if not text.strip():
                 raise self.error("empty file, expected JSON")
-            return parse_json(text, self, fast=False)
+            return parse_json(text, self)
         except ArtifactError as exc:
             return exc
 
@@ -333,20 +327,17 @@ def _iso_dates(node: Any) -> Any:
     return node
 
 
-def parse_json(
-    text: str, source: Source, *, what: str = "JSON", line: int | None = None, fast: bool = True
-) -> Any:
+def parse_json(text: str, source: Source, *, what: str = "JSON", line: int | None = None) -> Any:
     """Parse JSON text read from ``source`` (the whole file, a JSON Lines line or a decoded
     envelope payload); every failure is an ``ArtifactError`` naming the file and ``what``.
 
     Duplicate keys and ``NaN``/``Infinity`` literals are refused (see ``strict_json``).
-    ``fast=False``: straight to the strict reader (the fast one already said it is unsure).
     """
     from compliancegate.artifacts import strict_json
 
     try:
         with _collector_paused():
-            return strict_json.loads(text) if fast else strict_json.strict_loads(text)
+            return strict_json.loads(text)
     except json.JSONDecodeError as exc:
         problem = "truncated" if exc.pos >= len(text.rstrip()) else "invalid"
         raise source.error(
