@@ -229,6 +229,10 @@ class Source:
         costs nothing more)."""
         return "_json" in self.__dict__
 
+    def forget_json(self) -> None:
+        """Free the parsed JSON tree (``json`` parses the same bytes again if asked)."""
+        self.__dict__.pop("_json", None)
+
     @cached_property
     def _json(self) -> Any:
         try:
