@@ -24,7 +24,7 @@ from compliancegate.artifacts.registry import (
     get_format,
     suffix_syntax,
 )
-from compliancegate.artifacts.source import DEFAULT_MAX_BYTES, Source
+from compliancegate.artifacts.source import DEFAULT_MAX_BYTES, Source, collector_paused
 from compliancegate.errors import ArtifactError, CompliancegateError
 from compliancegate.model import Artifact, InputSpec
 
@@ -358,7 +358,10 @@ class ArtifactStore:
         if cached is None:
             self.parses += 1
             try:
-                cached = fmt.parse(self.source(entry))
+                # Normalizing builds as many objects as parsing did: the collector is paused
+                # for it too (see collector_paused).
+                with collector_paused():
+                    cached = fmt.parse(self.source(entry))
             except ArtifactError as exc:
                 cached = exc
             except RecursionError:

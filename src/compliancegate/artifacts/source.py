@@ -29,12 +29,15 @@ DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a parser builds a large tree.
 
     A parsed document is acyclic, yet every few hundred allocations the collector rescans
     the young objects, which costs about half the time of reading a 50,000-component SBOM;
-    reference counting still frees everything as usual.
+    reference counting still frees everything as usual. Afterwards the new objects are
+    moved to the oldest generation (``freeze`` then ``unfreeze``, two list splices): left
+    young, the first allocation after the pause would scan every node of the tree at once
+    (0.17 s for that SBOM), and the next collections again.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -42,6 +45,8 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 
@@ -340,7 +345,7 @@ def parse_json(text: str, source: Source, *, what: str = "JSON", line: int | Non
     from compliancegate.artifacts import strict_json
 
     try:
-        with _collector_paused():
+        with collector_paused():
             return strict_json.loads(text)
     except json.JSONDecodeError as exc:
         problem = "truncated" if exc.pos >= len(text.rstrip()) else "invalid"
