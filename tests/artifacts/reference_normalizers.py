@@ -54,6 +54,21 @@ def trivy_parse(source: Source) -> list[Artifact]:
     return [Artifact(source.display, "trivy", "vulnerabilities", "json", normalized)]
 
 
+def _cyclonedx_hashes(reader: jr.Reader, value: Any, path: str) -> dict[str, str]:
+    hashes: dict[str, str] = {}
+    for _, item in reader.items(value, path):
+        alg = jr.hash_name(item.get("alg"))
+        content = jr.text(item.get("content"))
+        if alg and content:
+            hashes[alg] = content.lower()
+    return hashes
+
+
+def _cyclonedx_supplier(value: Any, publisher: Any) -> str | None:
+    name = jr.text(value.get("name")) if isinstance(value, dict) else None
+    return name or jr.text(publisher)
+
+
 def cyclonedx_parse(source: Source) -> list[Artifact]:
     """``CycloneDx.parse`` before issue 10."""
     reader = jr.Reader(source, cyclonedx.WHAT)
@@ -68,8 +83,8 @@ def cyclonedx_parse(source: Source) -> list[Artifact]:
                 purl=jr.text(item.get("purl")),
                 type=jr.text(item.get("type")),
                 licenses=cyclonedx._licenses(reader, item.get("licenses"), f"{path}.licenses"),
-                supplier=cyclonedx._supplier(item.get("supplier"), item.get("publisher")),
-                hashes=cyclonedx._hashes(reader, item.get("hashes"), f"{path}.hashes"),
+                supplier=_cyclonedx_supplier(item.get("supplier"), item.get("publisher")),
+                hashes=_cyclonedx_hashes(reader, item.get("hashes"), f"{path}.hashes"),
                 source=source.display,
             )
         )

@@ -103,21 +103,6 @@ def _licenses(reader: jr.Reader, value: Any, path: str) -> list[str]:
     return list(dict.fromkeys(entries))
 
 
-def _hashes(reader: jr.Reader, value: Any, path: str) -> dict[str, str]:
-    hashes: dict[str, str] = {}
-    for _, item in reader.items(value, path):
-        alg = jr.hash_name(item.get("alg"))
-        content = jr.text(item.get("content"))
-        if alg and content:
-            hashes[alg] = content.lower()
-    return hashes
-
-
-def _supplier(value: Any, publisher: Any) -> str | None:
-    name = jr.text(value.get("name")) if isinstance(value, dict) else None
-    return name or jr.text(publisher)
-
-
 def metadata_of(reader: jr.Reader, document: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     metadata = reader.obj(document.get("metadata"), "metadata")
     return metadata, reader.obj(metadata.get("component"), "metadata.component")
@@ -141,9 +126,9 @@ class CycloneDx:
     def parse(self, source: Source) -> list[Artifact]:
         """One ``sbom`` document: the BOM's subject and every component.
 
-        The fields are those ``jr.component`` builds, read as ``components``, ``_licenses``,
-        ``_supplier`` and ``_hashes`` read them, inlined, with the JSON paths built only for
-        an error: an SBOM lists up to hundreds of thousands of components.
+        The fields are those ``jr.component`` builds, read as ``components`` walks the
+        components and ``_licenses`` their licenses, inlined, with the JSON paths built only
+        for an error: an SBOM lists up to hundreds of thousands of components.
         ``tests/artifacts/test_normalizer_differential.py`` proves the values the same.
         """
         reader = jr.Reader(source, WHAT)

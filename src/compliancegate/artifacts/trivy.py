@@ -103,17 +103,6 @@ def results(reader: jr.Reader) -> list[tuple[str, dict[str, Any]]]:
     return list(reader.items(document.get("Results"), "Results"))
 
 
-def _cvss(reader: jr.Reader, value: Any, path: str) -> float | None:
-    by_source = reader.obj(value, path)
-    scores: list[tuple[float | None, bool]] = []
-    for name, entry in by_source.items():
-        scores_of = reader.obj(entry, f"{path}.{name}")
-        scores.append((jr.number(scores_of.get("V3Score")), False))
-        scores.append((jr.number(scores_of.get("V40Score")), False))
-        scores.append((jr.number(scores_of.get("V2Score")), True))
-    return jr.best_cvss(scores)
-
-
 _INFINITY = float("inf")
 
 
@@ -128,8 +117,9 @@ def _score(value: Any) -> float | None:
 
 
 def _fast_cvss(reader: jr.Reader, value: Any, result_path: str, index: int) -> float | None:
-    """``_cvss`` of ``Vulnerabilities[index]`` of a result, with the JSON path built only
-    for an error."""
+    """The highest CVSS base score of ``Vulnerabilities[index]`` of a result: v3 and v4
+    scores of every source first, v2 only when nothing newer is given (``jr.best_cvss``),
+    with the JSON path built only for an error."""
     if value is None:
         return None
     if type(value) is not dict:
@@ -168,10 +158,11 @@ class Trivy:
         """One item per vulnerability of every result.
 
         The fields are those ``jr.vulnerability`` builds, read as ``jr.text``,
-        ``jr.version_text``, ``jr.first_version``, ``jr.title`` and ``_cvss`` read them,
-        inlined: a report holds up to hundreds of thousands of vulnerabilities, and the
+        ``jr.version_text``, ``jr.first_version``, ``jr.title`` and ``jr.best_cvss`` read
+        them, inlined: a report holds up to hundreds of thousands of vulnerabilities, and the
         calls and the JSON paths (built here only for an error) were most of the time.
-        ``tests/artifacts/test_normalizer_differential.py`` proves the values the same.
+        ``tests/artifacts/test_normalizer_differential.py`` proves the values the same as the
+        helpers' (``tests/artifacts/reference_normalizers.py``).
         """
         reader = jr.Reader(source, WHAT)
         items: list[dict[str, Any]] = []
