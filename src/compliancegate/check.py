@@ -19,6 +19,7 @@ from compliancegate.model import (
     CheckReport,
     ClockOverride,
     Decision,
+    InputSpec,
     Notice,
     OpenBreakFix,
     Policy,
@@ -408,6 +409,14 @@ def register_notices(register: Register, today: dt.date) -> list[Notice]:
     return notices
 
 
+def _reads_raw(spec: InputSpec) -> bool:
+    """Whether a policy's input may read a file's syntax-level document (a glob may name a
+    normalized report with ``format: json``)."""
+    from compliancegate.artifacts.registry import SYNTAXES
+
+    return spec.glob is not None or spec.kind in SYNTAXES
+
+
 def run_check(
     options: CheckOptions,
     settings: Resolved | None = None,
@@ -470,6 +479,7 @@ def run_check(
         git_base=settings.git_base,
         now=started,
         outputs=options.outputs,
+        keep_trees=any(_reads_raw(p.input) for p in policy_set.policies),
     )
     ctx = EvalContext(now=started)
     roots = tuple(display(p) for p in settings.paths)

@@ -172,3 +172,41 @@ def test_source_reads_the_file_once(release: Path, monkeypatch: pytest.MonkeyPat
     assert fmt is not None
     fmt.parse(source)
     assert len(opened) == 1
+
+
+_TRIVY = (
+    '{"SchemaVersion": 2, "ArtifactName": "app", "Results": [{"Target": "t", "Class": '
+    '"os-pkgs", "Vulnerabilities": [{"VulnerabilityID": "CVE-1", "PkgName": "p", '
+    '"Severity": "HIGH"}]}]}'
+)
+_BOM = (
+    '{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [{"name": "c"}], '
+    '"vulnerabilities": [{"id": "CVE-2", "ratings": [{"severity": "high"}], '
+    '"affects": [{"ref": "c"}]}]}'
+)
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_normalized_files_raw_tree_is_freed_only_when_told(
+    tmp_path: Path, artifact_file: Write, monkeypatch: pytest.MonkeyPatch, keep: bool
+) -> None:
+    """``check`` frees a report's raw JSON tree once every format claiming it has read it,
+    when no policy reads files raw; a raw read afterwards parses the bytes again, with the
+    same result."""
+    monkeypatch.chdir(tmp_path)
+    artifact_file("release/trivy.json", _TRIVY)
+    artifact_file("release/bom.json", _BOM)
+    store = ArtifactStore([Path("release")], keep_trees=keep)
+    entries = {e.display: e for e in store.files}
+    trivy = store.source(entries["release/trivy.json"])
+    bom = store.source(entries["release/bom.json"])
+    vulnerabilities = store.select(InputSpec(kind="vulnerabilities"))
+    assert len(vulnerabilities.artifacts) == 1  # both reports, combined
+    assert trivy.json_parsed is keep
+    # The BOM's components (format cyclonedx) are not read yet: its tree is kept.
+    assert bom.json_parsed
+    assert len(store.select(InputSpec(kind="sbom")).artifacts) == 1
+    assert bom.json_parsed is keep
+    raw = store.select(InputSpec(kind="json"))
+    assert sorted(a.document.get("SchemaVersion", 0) for a in raw.artifacts) == [0, 2]
+    assert store.select(InputSpec(kind="vulnerabilities")) == vulnerabilities

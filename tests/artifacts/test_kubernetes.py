@@ -4,6 +4,7 @@ with one message per chart."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -252,3 +253,34 @@ def test_a_template_given_directly_is_named_wherever_check_runs(
     assert error.message.startswith("Helm chart templates are not manifests")
     assert error.file is not None and error.file.endswith("templates/")
     assert "exclude: [web]" in str(error)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}}',
+        '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"',  # truncated
+        '{"apiVersion": "v1", "metadata": {"name": "x"',  # truncated, no kind
+        '{"apiVersion": "v1", "k\\u0069nd": "Pod"}',
+        '{"SchemaVersion": 2, "Results": []}',
+        '{"a": 1, "a": 2, "kind": "Pod", "apiVersion": "v1"}',  # refused: a repeated key
+        "[1, 2]",
+    ],
+)
+def test_kubernetes_json_detection_is_the_same_whether_or_not_parsed_first(
+    tmp_path: Path, content: str
+) -> None:
+    """Detection reuses a document another format's detection parsed, instead of scanning
+    the bytes; the answer is the one it gives on a file nothing parsed yet."""
+    from compliancegate.artifacts.kubernetes_json import FORMAT
+    from compliancegate.artifacts.source import Source
+    from compliancegate.errors import ArtifactError
+
+    path = tmp_path / "doc.json"
+    path.write_text(content, encoding="utf-8")
+    fresh = FORMAT.sniff(Source(path, "doc.json"))
+    parsed = Source(path, "doc.json")
+    with contextlib.suppress(ArtifactError):
+        parsed.json  # noqa: B018
+    assert parsed.json_parsed
+    assert FORMAT.sniff(parsed) == fresh

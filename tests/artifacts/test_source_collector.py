@@ -35,3 +35,15 @@ def test_a_disabled_collector_stays_disabled(tmp_path: Path) -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_parsed_tree_is_not_left_for_the_collector_to_scan(tmp_path: Path) -> None:
+    """After a parse the tree's objects are in the oldest generation: the young count is not
+    the tree's size, so the next allocation does not scan 100,000 nodes at once."""
+    import json
+
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps({"items": [{"a": [i]} for i in range(50_000)]}))
+    source = Source(path, "x.json")
+    assert len(source.json["items"]) == 50_000
+    assert gc.get_count()[0] < 1_000

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compliancegate.errors import CompliancegateError
 from compliancegate.loading.safe_yaml import MAX_DEPTH, load_documents
@@ -309,3 +312,56 @@ def test_tags_that_are_not_json_shaped_are_refused(text: str) -> None:
 
     with pytest.raises(CompliancegateError, match="not allowed"):
         load_documents(text, "t.yaml")
+
+
+@st.composite
+def _yaml_text(draw: Any) -> str:
+    """YAML with nested block and flow collections, keys repeated anywhere, merge keys and
+    sometimes an anchor and alias."""
+
+    def node(depth: int) -> str:
+        kind = draw(st.sampled_from(["scalar", "map", "seq", "flow"] if depth < 4 else ["scalar"]))
+        indent = "  " * depth
+        if kind == "scalar":
+            return " " + draw(st.sampled_from(["1", "a", "'x'", "true", "null", "2026-01-01"]))
+        if kind == "flow":
+            keys = draw(st.lists(st.sampled_from(["a", "b", "c"]), max_size=3))
+            return " {" + ", ".join(f"{k}: 1" for k in keys) + "}"
+        if kind == "seq":
+            items = draw(st.integers(min_value=1, max_value=3))
+            return "".join(f"\n{indent}-{node(depth + 1)}" for _ in range(items))
+        keys = draw(st.lists(st.sampled_from(["a", "b", "c", "'a'", "<<"]), min_size=1, max_size=4))
+        lines = []
+        for key in keys:
+            value = " {z: 1}" if key == "<<" else node(depth + 1)
+            lines.append(f"\n{indent}{key}:{value}")
+        return "".join(lines)
+
+    text = node(0).lstrip("\n")
+    if draw(st.booleans()):
+        text = "top: &x {q: 1}\nagain: *x\nrest:" + "".join(
+            "\n  " + line for line in text.splitlines()
+        )
+    return text
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_yaml_text())
+def test_the_plain_document_check_finds_what_the_full_one_finds(text: str) -> None:
+    """Without aliases, ``_check_keys`` replaces ``_check_size``: the same documents, the same
+    refusals, the same line."""
+    from compliancegate.loading import safe_yaml
+
+    def outcome() -> Any:
+        try:
+            return [d.data for d in load_documents(text, "f.yaml")]
+        except CompliancegateError as exc:
+            return (exc.message, exc.line)
+
+    fast = outcome()
+    real = safe_yaml._check_keys
+    safe_yaml._check_keys = safe_yaml._check_size  # type: ignore[assignment]
+    try:
+        assert outcome() == fast
+    finally:
+        safe_yaml._check_keys = real  # type: ignore[assignment]

@@ -103,21 +103,6 @@ def _licenses(reader: jr.Reader, value: Any, path: str) -> list[str]:
     return list(dict.fromkeys(entries))
 
 
-def _hashes(reader: jr.Reader, value: Any, path: str) -> dict[str, str]:
-    hashes: dict[str, str] = {}
-    for _, item in reader.items(value, path):
-        alg = jr.hash_name(item.get("alg"))
-        content = jr.text(item.get("content"))
-        if alg and content:
-            hashes[alg] = content.lower()
-    return hashes
-
-
-def _supplier(value: Any, publisher: Any) -> str | None:
-    name = jr.text(value.get("name")) if isinstance(value, dict) else None
-    return name or jr.text(publisher)
-
-
 def metadata_of(reader: jr.Reader, document: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     metadata = reader.obj(document.get("metadata"), "metadata")
     return metadata, reader.obj(metadata.get("component"), "metadata.component")
@@ -139,31 +124,107 @@ class CycloneDx:
         return has_components or not has_vulnerabilities
 
     def parse(self, source: Source) -> list[Artifact]:
-        """One ``sbom`` document: the BOM's subject and every component."""
+        """One ``sbom`` document: the BOM's subject and every component.
+
+        The fields are those ``jr.component`` builds, read as ``components`` walks the
+        components and ``_licenses`` their licenses, inlined, with the JSON paths built only
+        for an error: an SBOM lists up to hundreds of thousands of components.
+        ``tests/artifacts/test_normalizer_differential.py`` proves the values the same.
+        """
         reader = jr.Reader(source, WHAT)
         document = bom_root(reader)
         _, subject = metadata_of(reader, document)
-        items = []
-        for path, item in components(reader, document):
-            items.append(
-                jr.component(
-                    name=jr.text(item.get("name")),
-                    version=jr.version_text(item.get("version")),
-                    purl=jr.text(item.get("purl")),
-                    type=jr.text(item.get("type")),
-                    licenses=_licenses(reader, item.get("licenses"), f"{path}.licenses"),
-                    supplier=_supplier(item.get("supplier"), item.get("publisher")),
-                    hashes=_hashes(reader, item.get("hashes"), f"{path}.hashes"),
-                    source=source.display,
-                )
+        items: list[dict[str, Any]] = []
+        append = items.append
+        display = source.display
+        hash_names: dict[str, str | None] = {}
+        # Depth first, parents before children, as ``components`` walks: a stack of
+        # (list, next index, JSON path of the list) rather than recursion.
+        top = document.get("components")
+        pending: list[tuple[list[Any], int, str]] = []
+        if top is not None:
+            if type(top) is not list:
+                raise reader.error("components", "a list", top)
+            pending.append((top, 0, "components"))
+        while pending:
+            listed, index, list_path = pending[-1]
+            if index >= len(listed):
+                pending.pop()
+                continue
+            pending[-1] = (listed, index + 1, list_path)
+            item = listed[index]
+            if type(item) is not dict:
+                raise reader.error(f"{list_path}[{index}]", "an object", item)
+            get = item.get
+            value = get("name")
+            name = (value.strip() or None) if type(value) is str else None
+            value = get("version")
+            version = (value.strip() or None) if type(value) is str else jr.version_text(value)
+            value = get("purl")
+            purl = (value.strip() or None) if type(value) is str else None
+            value = get("type")
+            type_ = (value.strip() or None) if type(value) is str else None
+            value = get("licenses")
+            licenses = (
+                [] if value is None else _licenses(reader, value, f"{list_path}[{index}].licenses")
             )
+            value = get("supplier")
+            supplier = None
+            if type(value) is dict:
+                found = value.get("name")
+                supplier = (found.strip() or None) if type(found) is str else None
+            if supplier is None:
+                found = get("publisher")
+                supplier = (found.strip() or None) if type(found) is str else None
+            value = get("hashes")
+            hashes: dict[str, str] = {}
+            if value is not None:
+                if type(value) is not list:
+                    raise reader.error(f"{list_path}[{index}].hashes", "a list", value)
+                for position, entry in enumerate(value):
+                    if type(entry) is not dict:
+                        path = f"{list_path}[{index}].hashes[{position}]"
+                        raise reader.error(path, "an object", entry)
+                    alg = entry.get("alg")
+                    if type(alg) is str:
+                        known = hash_names.get(alg, _UNSEEN)
+                        if known is _UNSEEN:
+                            known = hash_names[alg] = jr.hash_name(alg)
+                        alg = known
+                    else:
+                        alg = None
+                    content = entry.get("content")
+                    content = (content.strip() or None) if type(content) is str else None
+                    if alg and content:
+                        hashes[alg] = content.lower()
+            append(
+                {
+                    "name": name,
+                    "version": version,
+                    "purl": purl,
+                    "type": type_,
+                    "licenses": licenses,
+                    "supplier": supplier,
+                    "hashes": hashes,
+                    "source": display,
+                }
+            )
+            children = get("components")
+            if children is not None:
+                if type(children) is not list:
+                    path = f"{list_path}[{index}].components"
+                    raise reader.error(path, "a list", children)
+                pending.append((children, 0, f"{list_path}[{index}].components"))
         normalized = {
             "format": "cyclonedx",
             "spec_version": jr.version_text(document.get("specVersion")),
             "name": jr.text(subject.get("name")),
             "components": items,
         }
-        return [Artifact(source.display, self.name, self.kind, self.syntax, normalized)]
+        return [Artifact(display, self.name, self.kind, self.syntax, normalized)]
+
+
+_UNSEEN: Any = object()
 
 
 FORMAT = CycloneDx()

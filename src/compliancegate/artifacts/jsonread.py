@@ -98,7 +98,11 @@ def text(value: Any) -> str | None:
 
 def version_text(value: Any) -> str | None:
     """A version: a string, or a number some producers write unquoted (``1.2``)."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)  # any size: math.isfinite would overflow on a 400-digit one
+    if isinstance(value, float) and math.isfinite(value):
         return str(value)
     return text(value)
 

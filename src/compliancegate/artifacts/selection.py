@@ -24,7 +24,7 @@ from compliancegate.artifacts.registry import (
     get_format,
     suffix_syntax,
 )
-from compliancegate.artifacts.source import DEFAULT_MAX_BYTES, Source
+from compliancegate.artifacts.source import DEFAULT_MAX_BYTES, Source, collector_paused
 from compliancegate.errors import ArtifactError, CompliancegateError
 from compliancegate.model import Artifact, InputSpec
 
@@ -234,6 +234,12 @@ class ArtifactStore:
     workspace does not read the last run's JUnit or SARIF report. Compared by location, not
     by what a link there leads to: a report path linked to the scanner's report must not
     hide the scanner's report."""
+    keep_trees: bool = True
+    """Keep a file's parsed JSON tree after its normalized formats have read it. False
+    (``check`` when no policy reads a file raw: by syntax or by glob) frees it once every
+    format claiming the file is parsed: the raw tree of a 200 MB report is 400 MB that the
+    policies, reading the normalized document, never look at again. A raw read after that
+    parses the file's bytes again."""
     parses: int = 0
     """How many (file, format) parses ran: lets tests prove each file is parsed once."""
     _files: list[FileEntry] | None = None
@@ -352,7 +358,10 @@ class ArtifactStore:
         if cached is None:
             self.parses += 1
             try:
-                cached = fmt.parse(self.source(entry))
+                # Normalizing builds as many objects as parsing did: the collector is paused
+                # for it too (see collector_paused).
+                with collector_paused():
+                    cached = fmt.parse(self.source(entry))
             except ArtifactError as exc:
                 cached = exc
             except RecursionError:
@@ -366,6 +375,11 @@ class ArtifactStore:
                     hint="this is a bug in compliancegate; please report it with the file",
                 )
             self._parsed[key] = cached
+            if not self.keep_trees and fmt.kind != RAW_KIND:
+                claimed = self._claimed.get(entry.path, ())
+                parsed = self._parsed
+                if all(f.kind != RAW_KIND and (entry.path, f.name) in parsed for f in claimed):
+                    self.source(entry).forget_json()
         if isinstance(cached, ArtifactError):
             raise cached
         return cached

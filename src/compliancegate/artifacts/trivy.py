@@ -103,15 +103,43 @@ def results(reader: jr.Reader) -> list[tuple[str, dict[str, Any]]]:
     return list(reader.items(document.get("Results"), "Results"))
 
 
-def _cvss(reader: jr.Reader, value: Any, path: str) -> float | None:
-    by_source = reader.obj(value, path)
-    scores: list[tuple[float | None, bool]] = []
-    for name, entry in by_source.items():
-        scores_of = reader.obj(entry, f"{path}.{name}")
-        scores.append((jr.number(scores_of.get("V3Score")), False))
-        scores.append((jr.number(scores_of.get("V40Score")), False))
-        scores.append((jr.number(scores_of.get("V2Score")), True))
-    return jr.best_cvss(scores)
+_INFINITY = float("inf")
+
+
+def _score(value: Any) -> float | None:
+    """``jr.number`` for the common case, a float or an int, without its calls."""
+    kind = type(value)
+    if kind is float:
+        return value if -_INFINITY < value < _INFINITY else None  # false for NaN too
+    if kind is int:
+        return jr.number(value)  # may overflow a float
+    return None if value is None else jr.number(value)
+
+
+def _fast_cvss(reader: jr.Reader, value: Any, result_path: str, index: int) -> float | None:
+    """The highest CVSS base score of ``Vulnerabilities[index]`` of a result: v3 and v4
+    scores of every source first, v2 only when nothing newer is given (``jr.best_cvss``),
+    with the JSON path built only for an error."""
+    if value is None:
+        return None
+    if type(value) is not dict:
+        raise reader.error(f"{result_path}.Vulnerabilities[{index}].CVSS", "an object", value)
+    modern: float | None = None
+    legacy: float | None = None
+    for name, entry in value.items():
+        if type(entry) is not dict:
+            if entry is None:
+                continue
+            path = f"{result_path}.Vulnerabilities[{index}].CVSS.{name}"
+            raise reader.error(path, "an object", entry)
+        for key in ("V3Score", "V40Score"):
+            score = _score(entry.get(key))
+            if score is not None and 0.0 <= score <= 10.0 and (modern is None or score > modern):
+                modern = score
+        score = _score(entry.get("V2Score"))
+        if score is not None and 0.0 <= score <= 10.0 and (legacy is None or score > legacy):
+            legacy = score
+    return modern if modern is not None else legacy
 
 
 class Trivy:
@@ -127,32 +155,81 @@ class Trivy:
         return scan is not None and scan.vulnerabilities
 
     def parse(self, source: Source) -> list[Artifact]:
-        """One item per vulnerability of every result."""
+        """One item per vulnerability of every result.
+
+        The fields are those ``jr.vulnerability`` builds, read as ``jr.text``,
+        ``jr.version_text``, ``jr.first_version``, ``jr.title`` and ``jr.best_cvss`` read
+        them, inlined: a report holds up to hundreds of thousands of vulnerabilities, and the
+        calls and the JSON paths (built here only for an error) were most of the time.
+        ``tests/artifacts/test_normalizer_differential.py`` proves the values the same as the
+        helpers' (``tests/artifacts/reference_normalizers.py``).
+        """
         reader = jr.Reader(source, WHAT)
         items: list[dict[str, Any]] = []
+        append = items.append
+        display = source.display
+        severities: dict[str, str] = {}
         for path, result in results(reader):
             target = jr.text(result.get("Target"))
-            for vuln_path, vuln in reader.items(
-                result.get("Vulnerabilities"), f"{path}.Vulnerabilities"
-            ):
-                items.append(
-                    jr.vulnerability(
-                        id=jr.text(vuln.get("VulnerabilityID")),
-                        severity=sev.from_word(vuln.get("Severity")),
-                        package=jr.text(vuln.get("PkgName")),
-                        version=jr.version_text(vuln.get("InstalledVersion")),
-                        fixed_version=jr.first_version(vuln.get("FixedVersion")),
-                        title=jr.title(vuln.get("Title"), vuln.get("Description")),
-                        source_tool="trivy",
-                        target=target,
-                        cvss=_cvss(reader, vuln.get("CVSS"), f"{vuln_path}.CVSS"),
-                        state=None,
-                        known_exploited=None,
-                        source=source.display,
-                    )
+            vulnerabilities = result.get("Vulnerabilities")
+            if vulnerabilities is None:
+                continue
+            if type(vulnerabilities) is not list:
+                raise reader.error(f"{path}.Vulnerabilities", "a list", vulnerabilities)
+            for index, vuln in enumerate(vulnerabilities):
+                if type(vuln) is not dict:
+                    raise reader.error(f"{path}.Vulnerabilities[{index}]", "an object", vuln)
+                get = vuln.get
+                word = get("Severity")
+                if type(word) is str:
+                    severity = severities.get(word)
+                    if severity is None:
+                        severity = severities[word] = sev.from_word(word)
+                else:
+                    severity = sev.UNKNOWN
+                value = get("VulnerabilityID")
+                id_ = (value.strip() or None) if type(value) is str else None
+                value = get("PkgName")
+                package = (value.strip() or None) if type(value) is str else None
+                value = get("InstalledVersion")
+                version = (value.strip() or None) if type(value) is str else jr.version_text(value)
+                value = get("FixedVersion")
+                if type(value) is str:
+                    fixed = value.split(",", 1)[0].strip() or None
+                else:
+                    fixed = jr.first_version(value)
+                value = get("Title")
+                title: str | None
+                if type(value) is str and value and not value.isspace():
+                    if len(value) <= jr.TITLE_LIMIT and _PLAIN.fullmatch(value):
+                        title = value
+                    else:
+                        title = jr.title(value)
+                else:
+                    title = jr.title(value, get("Description"))
+                append(
+                    {
+                        "id": id_,
+                        "severity": severity,
+                        "package": package,
+                        "version": version,
+                        "fixed_version": fixed,
+                        "title": title,
+                        "source_tool": "trivy",
+                        "target": target,
+                        "cvss": _fast_cvss(reader, get("CVSS"), path, index),
+                        "state": None,
+                        "known_exploited": None,
+                        "source": display,
+                    }
                 )
-        normalized = {"vulnerabilities": items, "sources": [source.display]}
-        return [Artifact(source.display, self.name, self.kind, self.syntax, normalized)]
+        normalized = {"vulnerabilities": items, "sources": [display]}
+        return [Artifact(display, self.name, self.kind, self.syntax, normalized)]
+
+
+# A title that " ".join(title.split()) leaves as it is: no whitespace but single spaces
+# between words (str.split() splits at every Unicode whitespace character).
+_PLAIN = re.compile(r"\S+(?: \S+)*")
 
 
 FORMAT = Trivy()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from compliancegate.errors import CompliancegateError, LoadError
+from compliancegate.loading import schema_check
 from compliancegate.loading.inputs import note_read
 from compliancegate.loading.safe_yaml import YamlDocument, load_documents
 
@@ -84,17 +85,27 @@ def read_document(path: Path) -> Any:
 
 
 @cache
+def _schema(name: str) -> dict[str, Any]:
+    text = resources.files("compliancegate.loading").joinpath(f"schemas/{name}.schema.json")
+    schema: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
+    return schema
+
+
+@cache
 def _validator(name: str) -> Any:
     import jsonschema
 
-    text = resources.files("compliancegate.loading").joinpath(f"schemas/{name}.schema.json")
-    schema = json.loads(text.read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(_schema(name))
 
 
 def validate(name: str, document: YamlDocument, file: str, subject: str | None = None) -> None:
     """Validate against the package schema ``name``; the first (deepest-path) error raises
-    ``LoadError`` with the line of the offending key."""
+    ``LoadError`` with the line of the offending key.
+
+    A valid document is recognized without importing jsonschema (``schema_check``); only
+    one that is not (or that it cannot judge) is validated by jsonschema, for the error."""
+    if schema_check.is_valid(_schema(name), document.data):
+        return
     validator = _validator(name)
     errors = sorted(
         validator.iter_errors(document.data),

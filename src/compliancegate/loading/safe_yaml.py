@@ -216,7 +216,34 @@ def _check_size(root: yaml.Node, source: str) -> None:
         heights[id(node)] = height
 
 
-def _check_depth(text: str, source: str) -> None:
+def _check_keys(root: yaml.Node, source: str) -> None:
+    """``_check_size`` for a document without aliases, nesting well under ``MAX_DEPTH`` and
+    fewer nodes than ``MAX_NODES`` (``_check_depth`` saw its events): only repeated keys can
+    be wrong, and they are looked for in the order ``_check_size`` looks, so the same one is
+    reported."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            keys: set[tuple[str, str]] = set()
+            for key, value in node.value:
+                stack.append(key)
+                stack.append(value)
+                if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+                    continue
+                if (key.tag, key.value) in keys:
+                    raise CompliancegateError(
+                        f"duplicate key {key.value!r} in a mapping",
+                        file=source,
+                        line=key.start_mark.line + 1,
+                        hint="each key may appear once in a mapping; remove or merge the other",
+                    )
+                keys.add((key.tag, key.value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
+def _check_depth(text: str, source: str) -> bool:
     """Reject nesting deeper than ``MAX_DEPTH`` from the event stream, before composing.
 
     libyaml's composer recurses in C: a document nested some tens of thousands deep (a line
@@ -224,14 +251,23 @@ def _check_depth(text: str, source: str) -> None:
     ``_check_size`` could see the tree. Events are produced without recursion, and stopping
     at ``MAX_DEPTH`` also bounds the scanner's cost per token on deep flow collections.
     Syntax errors are left to the real parse, which reports them with their line.
+
+    Returns whether the stream is plain: no alias, nesting at most ``MAX_DEPTH - 2``
+    collections and fewer events than ``MAX_NODES``, so that ``_check_keys`` is all that
+    ``_check_size`` would find wrong with its documents.
     """
     scanner = _BaseLoader(text)
-    depth = 0
+    depth = deepest = events = 0
+    aliases = False
     try:
         while scanner.check_event():
             event = scanner.get_event()  # type: ignore[no-untyped-call]
-            if isinstance(event, yaml.CollectionStartEvent):
+            events += 1
+            if isinstance(event, yaml.AliasEvent):
+                aliases = True
+            elif isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
+                deepest = max(deepest, depth)
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
                     raise CompliancegateError(
@@ -243,9 +279,10 @@ def _check_depth(text: str, source: str) -> None:
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.YAMLError:
-        return
+        return False
     finally:
         scanner.dispose()
+    return not aliases and deepest <= MAX_DEPTH - 2 and events < MAX_NODES
 
 
 def load_documents(text: str, source: str) -> list[YamlDocument]:
@@ -254,7 +291,7 @@ def load_documents(text: str, source: str) -> list[YamlDocument]:
     Raises ``CompliancegateError`` naming ``source`` and the line for malformed YAML, alias
     bombs, nesting deeper than ``MAX_DEPTH``, duplicate keys, and non-JSON-shaped keys.
     """
-    _check_depth(text, source)
+    plain = _check_depth(text, source)
     loader = _Loader(text)
     documents: list[YamlDocument] = []
     try:
@@ -262,7 +299,10 @@ def load_documents(text: str, source: str) -> list[YamlDocument]:
             node = loader.get_node()
             if node is None:  # an empty stream
                 continue
-            _check_size(node, source)
+            if plain:
+                _check_keys(node, source)
+            else:
+                _check_size(node, source)
             data = loader.construct_document(node)
             documents.append(
                 YamlDocument(data, node.start_mark.line + 1, loader.line_of, loader.key_lines)
