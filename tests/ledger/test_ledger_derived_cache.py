@@ -65,6 +65,23 @@ def derived_dir(state: Path) -> Path:
     return folder
 
 
+def replay_starts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The record each replay of this test starts from (``files.replay``, which both stores
+    call), in order: a spy that still replays."""
+    import compliancegate.ledger.gitstore as gitstore
+
+    starts: list[int] = []
+    real = files.replay
+
+    def spy(*args: Any, **kwargs: Any) -> None:
+        starts.append((args[4] if len(args) > 4 else kwargs.get("start", EMPTY)).seq)
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(files, "replay", spy)
+    monkeypatch.setattr(gitstore, "replay", spy)
+    return starts
+
+
 def file_store(tmp: Path) -> FileStore:
     return FileStore(tmp / "ledger", state=tmp / "state", cwd=tmp)
 
@@ -189,14 +206,7 @@ def test_only_the_records_after_the_cached_head_are_replayed(
 ) -> None:
     file_store(tmp_path).commit([run_op("r0", "CVE-1", "CVE-2", at=day(0))])
     head = json.loads((tmp_path / "ledger" / "head.json").read_bytes())
-    starts: list[int] = []
-    real = files.replay
-
-    def spy(*args: Any, **kwargs: Any) -> None:
-        starts.append((args[4] if len(args) > 4 else kwargs.get("start", EMPTY)).seq)
-        real(*args, **kwargs)
-
-    monkeypatch.setattr(files, "replay", spy)
+    starts = replay_starts(monkeypatch)
     # The cache is refreshed by the run that appended: the next run replays nothing.
     file_store(tmp_path).snapshot(NOW)
     assert starts == [head["seq"]]
@@ -223,17 +233,7 @@ def test_a_production_check_derives_once_from_the_cache(
     project.deploy(pinned=False)
     project.scan("CVE-1")
     assert cli(["check", "--env", "staging", *args], now=day(0)).code == 1
-    starts: list[int] = []
-    real = files.replay
-
-    def spy(*a: Any, **k: Any) -> None:
-        starts.append((a[4] if len(a) > 4 else k.get("start", EMPTY)).seq)
-        real(*a, **k)
-
-    import compliancegate.ledger.gitstore as gitstore
-
-    monkeypatch.setattr(files, "replay", spy)
-    monkeypatch.setattr(gitstore, "replay", spy)
+    starts = replay_starts(monkeypatch)
     for n in (1, 2, 3):
         starts.clear()
         outcome = cli(["check", "--env", "production", "--format", "json", *args], now=day(n))
@@ -277,17 +277,7 @@ def test_a_fresh_runner_exports_the_state_once(
     assert not [x for x in outcome.json()["notices"] if x["code"].startswith("ledger")]
     assert len(exports) == 1, exports
     # What it cached is used: the next run replays only what came after.
-    starts: list[int] = []
-    replay = files.replay
-
-    def replays(*a: Any, **k: Any) -> None:
-        starts.append((a[4] if len(a) > 4 else k.get("start", EMPTY)).seq)
-        replay(*a, **k)
-
-    import compliancegate.ledger.gitstore as gitstore
-
-    monkeypatch.setattr(files, "replay", replays)
-    monkeypatch.setattr(gitstore, "replay", replays)
+    starts = replay_starts(monkeypatch)
     assert cli(["check", "--env", environment, *args], now=day(2)).code == 1
     assert starts and all(start > 0 for start in starts), starts
 
@@ -298,14 +288,7 @@ def test_ledger_verify_replays_from_genesis_whatever_the_cache(
     project.scan("CVE-1")
     for n in range(3):
         cli(["check", "--env", "staging"], now=day(n))
-    starts: list[int] = []
-    real = files.replay
-
-    def spy(*a: Any, **k: Any) -> None:
-        starts.append((a[4] if len(a) > 4 else k.get("start", EMPTY)).seq)
-        real(*a, **k)
-
-    monkeypatch.setattr(files, "replay", spy)
+    starts = replay_starts(monkeypatch)
     assert cli(["ledger", "verify"]).code == 0
     assert starts == [0]
 
@@ -557,21 +540,16 @@ def test_the_git_store_replays_only_new_commits_and_walks_them(
     a.commit([run_op("g0", "CVE-1", at=day(0))])
     b.commit([run_op("g1", "CVE-2", at=day(1))])
     b.commit([run_op("g2", "CVE-2", "CVE-3", at=day(2))])
-    starts: list[int] = []
     walked: list[str] = []
     import compliancegate.ledger.gitstore as gitstore
 
-    real_replay, real_walk = gitstore.replay, gitstore.GitStore._appended
-
-    def spy(*a: Any, **k: Any) -> None:
-        starts.append((a[4] if len(a) > 4 else k.get("start", EMPTY)).seq)
-        real_replay(*a, **k)
+    real_walk = gitstore.GitStore._appended
+    starts = replay_starts(monkeypatch)
 
     def walk(self: Any, base: Any, tip: str, *rest: Any) -> None:
         walked.append(tip)
         real_walk(self, base, tip, *rest)
 
-    monkeypatch.setattr(gitstore, "replay", spy)
     monkeypatch.setattr(gitstore.GitStore, "_appended", walk)
     fresh = store_for(remote, tmp_path / "a")
     state = fresh.snapshot(NOW).state
@@ -594,16 +572,7 @@ def test_a_git_cache_whose_commit_is_not_an_ancestor_is_not_used(
     tree = git("--git-dir", str(remote), "rev-parse", f"{tip}^{{tree}}").strip()
     orphan = git("--git-dir", str(remote), "commit-tree", tree, "-m", "rewritten").strip()
     git("--git-dir", str(remote), "update-ref", "refs/heads/ledger", orphan)
-    starts: list[int] = []
-    import compliancegate.ledger.gitstore as gitstore
-
-    real = gitstore.replay
-
-    def spy(*x: Any, **k: Any) -> None:
-        starts.append((x[4] if len(x) > 4 else k.get("start", EMPTY)).seq)
-        real(*x, **k)
-
-    monkeypatch.setattr(gitstore, "replay", spy)
+    starts = replay_starts(monkeypatch)
     store = store_for(remote, tmp_path / "a")
     store.snapshot(NOW)
     assert starts == [0], starts  # refused by the walk before any record was replayed
