@@ -412,6 +412,25 @@ def test_results_beyond_the_limit_are_left_out_least_severe_first() -> None:
     assert {r["id"] for r in run["tool"]["driver"]["rules"]} == {"warned", "critical-block"}
 
 
+def test_only_the_results_kept_are_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A run with a million violations keeps at most MAX_RESULTS of them in the log; the
+    # others are ordered and counted, never turned into SARIF objects.
+    import compliancegate.reporters.sarif as sarif
+
+    built: list[str] = []
+    real = sarif._violation_body
+
+    def spy(result: Any, violation: Any, level: str) -> Any:
+        built.append(violation.fingerprint)
+        return real(result, violation, level)
+
+    monkeypatch.setattr(sarif, "_violation_body", spy)
+    document = render(_many(40), max_results=5)
+    assert len(document["runs"][0]["results"]) == 5
+    assert len(built) == 5
+    assert document["runs"][0]["properties"]["compliancegate"]["resultsOmitted"] == 35
+
+
 def test_githubs_result_limit_is_the_default() -> None:
     document = render(_many(MAX_RESULTS + 10))
     run = document["runs"][0]

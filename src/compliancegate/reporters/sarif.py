@@ -273,18 +273,36 @@ def _level(result: PolicyResult, violation: Violation | None) -> str:
 
 
 class _Entry:
-    """A result being assembled, with what it is ordered and selected by."""
+    """A result being selected, with what it is ordered and selected by. A violation's body
+    is built only when it is kept (``body``): a run may have a million violations, of which
+    at most ``MAX_RESULTS`` go into the log."""
 
-    __slots__ = ("body", "level", "order", "policy_id", "severity")
+    __slots__ = ("_body", "level", "order", "policy_id", "result", "severity", "violation")
 
     def __init__(
-        self, body: dict[str, Any], level: str, severity: Severity, policy_id: str, order: int
+        self,
+        body: dict[str, Any] | None,
+        level: str,
+        severity: Severity,
+        policy_id: str,
+        order: int,
+        source: tuple[PolicyResult, Violation] | None = None,
     ) -> None:
-        self.body = body
+        self._body = body
         self.level = level
         self.severity = severity
         self.policy_id = policy_id
         self.order = order
+        self.result: PolicyResult | None = source[0] if source is not None else None
+        self.violation: Violation | None = source[1] if source is not None else None
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The SARIF result object (without ``ruleIndex``)."""
+        if self._body is None:
+            assert self.result is not None and self.violation is not None
+            self._body = _violation_body(self.result, self.violation, self.level)
+        return self._body
 
     def key(self) -> tuple[int, int, int]:
         """Most severe first: level, then severity, then report order."""
@@ -292,8 +310,12 @@ class _Entry:
 
 
 def _violation_result(result: PolicyResult, violation: Violation, order: int) -> _Entry:
-    policy = result.policy
     level = _level(result, violation)
+    return _Entry(None, level, violation.severity, result.policy.id, order, (result, violation))
+
+
+def _violation_body(result: PolicyResult, violation: Violation, level: str) -> dict[str, Any]:
+    policy = result.policy
     text = violation.message
     if violation.remediation:
         text += f"\nRemediation: {violation.remediation}"
@@ -354,7 +376,7 @@ def _violation_result(result: PolicyResult, violation: Violation, order: int) ->
                 },
             }
         ]
-    return _Entry(body, level, violation.severity, policy.id, order)
+    return body
 
 
 def _error_result(result: PolicyResult, order: int) -> _Entry:
