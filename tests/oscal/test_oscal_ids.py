@@ -107,3 +107,39 @@ def test_any_text_becomes_a_valid_line_and_string(text: str) -> None:
     for made in (line(text), string(text)):
         assert LINE.fullmatch(made) and STRING.fullmatch(made)
         made.encode("utf-8")
+
+
+def _line_by_character(text: str, fallback: str = "(empty)") -> str:
+    """The first implementation of ``ids.line``: line breakers replaced one by one."""
+    from compliancegate.reporters._common import LINE_BREAKERS, replace_surrogates
+
+    cleaned = "".join(" " if ch in LINE_BREAKERS else ch for ch in replace_surrogates(text))
+    return " ".join(cleaned.split()) or fallback
+
+
+@given(
+    st.lists(
+        st.text(max_size=4) | st.sampled_from([*"\n\r\x0b\x0c\x85\u2028\u2029\t \x1c", "\ud800"]),
+        max_size=10,
+    ).map("".join)
+)
+def test_a_markup_line_is_the_character_by_character_line(text: str) -> None:
+    from compliancegate.oscal.ids import line
+
+    assert line(text) == _line_by_character(text)
+
+
+@given(
+    st.lists(
+        st.text(max_size=4) | st.sampled_from([*"\\`*_[]|~$@#<>&!\n", "&amp;", "\\\\"]),
+        max_size=10,
+    ).map("".join)
+)
+def test_inert_markdown_escapes_as_the_pattern_did(text: str) -> None:
+    # The escapes were one regex substitution with a call per match; now one translate.
+    from compliancegate.oscal.ids import inert
+
+    entities = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+    special = regex.compile(r"[\\`*_\[\]|~$@#<>&!]")
+    expected = special.sub(lambda m: entities.get(m.group(), "\\" + m.group()), line(text))
+    assert inert(text) == expected
