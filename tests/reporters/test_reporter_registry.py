@@ -52,3 +52,23 @@ def test_unknown_format_is_a_usage_error_naming_the_known_ones() -> None:
     assert "'yaml'" in message
     for name in REPORTERS:
         assert name in message
+
+
+def test_a_format_is_imported_only_when_asked_for() -> None:
+    # A run writes one or two formats; importing all of them cost a small check a fifth of
+    # its start-up. A fresh interpreter, so no other test's imports count.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from compliancegate.reporters import REPORTERS, get_reporter; "
+        "names = sorted(REPORTERS); get_reporter('json'); "
+        "print(sorted(m for m in sys.modules if m.startswith('compliancegate.reporters.')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = done.stdout.strip()
+    assert "compliancegate.reporters.json_report" in loaded
+    for other in ("sarif", "github", "junit", "oscal", "markdown", "text"):
+        assert f"compliancegate.reporters.{other}'" not in loaded, loaded
