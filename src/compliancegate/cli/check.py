@@ -68,13 +68,15 @@ def _check_and_record(options: CheckOptions, settings: Resolved) -> CheckReport:
 def _keep_evidence(report: CheckReport, rendered: dict[str, str]) -> Notice | None:
     """Keep a recorded run's evidence for ``bundle create`` (``bundle.evidence``), reusing
     the reports already rendered; a failure is a notice, never a changed decision."""
+    if report.ledger is None:
+        return None  # an unrecorded run (--no-ledger) imports nothing of the ledger
     import os
 
     from compliancegate.bundle.evidence import keep_run
     from compliancegate.ledger.placement import checked_state_root
     from compliancegate.ledger.recording import REWRITTEN
 
-    if report.ledger is None or any(n.code in (REWRITTEN, "ledger-error") for n in report.notices):
+    if any(n.code in (REWRITTEN, "ledger-error") for n in report.notices):
         return None
     try:
         keep_run(report, checked_state_root(Path.cwd(), os.environ), Path.cwd(), rendered)
