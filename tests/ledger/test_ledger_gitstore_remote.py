@@ -9,13 +9,17 @@ records, state, clocks, git store").
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ledger_project import day, git
-from test_ledger_gitstore import run_op, store_for
+from test_ledger_gitstore import remote_records, run_op, store_for
 
 from compliancegate.ledger import gitstore
 from compliancegate.ledger.chain import GENESIS
@@ -378,3 +382,188 @@ def test_batches_not_this_runner_s_are_refused_by_snapshot_and_verify(
         "2 queued batch(es) of operations are not this runner's and are never recorded; "
         "2 record(s) of the ledger itself verified. First: "
     )
+
+
+def test_a_stored_run_reports_exactly_what_it_stored(writer: GitStore) -> None:
+    # One new run, nothing pending from before, nothing dropped or refused.
+    assert writer.commit([run_op("r2", "CVE-2", at=day(1))]) == CommitOutcome(
+        stored=1, records=3, pending=0
+    )
+
+
+def test_nothing_queued_stores_nothing_and_still_reports_the_stray_batches(
+    writer: GitStore, remote: Path
+) -> None:
+    # Another process of this runner stored the queue while this one waited for the lock.
+    before = git("--git-dir", str(remote), "rev-parse", "ledger")
+    assert writer.commit([]) == CommitOutcome(stored=0, records=0, pending=0)
+    stray = plant_stray(writer)
+    assert writer.commit([]) == CommitOutcome(
+        stored=0, records=0, pending=0, refused=(f"{stray}: {STRAY_REASON}",)
+    )
+    assert git("--git-dir", str(remote), "rev-parse", "ledger") == before
+
+
+def test_a_batch_not_this_runner_s_is_set_aside_and_reported_once(
+    writer: GitStore, remote: Path
+) -> None:
+    forged = writer._queue.folder / "00000000000000000001-forged.json"
+    forged.write_text("{}")
+    outcome = writer.commit([run_op("r2", at=day(1))])
+    moved = writer._queue.refused_folder / forged.name
+    assert (outcome.stored, outcome.pending) == (1, 0)
+    assert outcome.refused == (
+        f"{moved}: it is not a batch this version queued (no version 2 MAC)",
+    )
+    assert not forged.exists() and moved.read_text() == "{}"
+    assert writer.commit([run_op("r3", at=day(2))]) == CommitOutcome(stored=1, records=1, pending=0)
+
+
+def lose_races(store: GitStore, other: GitStore, times: int) -> list[str]:
+    """Make ``other`` push right after each of ``store``'s next ``times`` fetches."""
+    fetch = store._fetch
+    raced: list[str] = []
+
+    def fetch_then_other_pushes() -> str | None:
+        commit = fetch()
+        if len(raced) < times:
+            raced.append(f"b-{len(raced)}")
+            other.commit([run_op(raced[-1])])
+        return commit
+
+    store._fetch = fetch_then_other_pushes  # type: ignore[method-assign]
+    return raced
+
+
+@pytest.mark.parametrize("races", [1, 2, 3])
+def test_lost_races_are_retried_after_a_backoff_that_doubles(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, races: int
+) -> None:
+    limits: list[tuple[float, float]] = []
+    monkeypatch.setattr(gitstore.random, "uniform", lambda a, b: limits.append((a, b)) or 0.0)
+    a = store_for(remote, tmp_path / "a", retry_seconds=600.0, backoff=0.25, max_backoff=60.0)
+    b = store_for(remote, tmp_path / "b")
+    raced = lose_races(a, b, races)
+    outcome = a.commit([run_op("a-1", "CVE-1")])
+    assert outcome == CommitOutcome(stored=1, records=2, pending=0)
+    assert len(raced) == races
+    # No pause before the first push; then one per lost race, each twice the one before.
+    assert limits == [(0, 0.25 * 2**n) for n in range(races)]
+    runs = [r["data"]["run_id"] for r in remote_records(remote) if r["kind"] == "run"]
+    assert runs == [*raced, "a-1"]
+
+
+def test_a_budget_of_0_is_not_retried_even_on_a_clock_that_has_not_moved(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A coarse monotonic clock (15 ms on some systems) can read the same before and after a
+    # push: a spent budget is spent, whatever the clock says.
+    a = store_for(remote, tmp_path / "a", retry_seconds=0.0, backoff=0.0)
+    b = store_for(remote, tmp_path / "b")
+    lose_races(a, b, 1)
+    monkeypatch.setattr(gitstore.time, "monotonic", lambda: 1000.0)
+    outcome = a.commit([run_op("a-1")])
+    assert (outcome.stored, outcome.pending) == (0, 1)
+    assert outcome.reason is not None and "rejected 1 push(es) in 0s" in outcome.reason
+
+
+def test_the_rejections_are_counted_in_the_reason(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A clock that moves 1 s per reading: the budget of 2.5 s lasts two rejections.
+    ticks = iter(range(1000, 100000))
+    monkeypatch.setattr(gitstore.time, "monotonic", lambda: float(next(ticks)))
+    monkeypatch.setattr(gitstore.time, "sleep", lambda seconds: None)
+    a = store_for(remote, tmp_path / "a", retry_seconds=2.5, backoff=0.0)
+    b = store_for(remote, tmp_path / "b")
+    lose_races(a, b, 5)
+    monkeypatch.setattr(gitstore, "locked", _unlocked)
+    outcome = a.commit([run_op("a-1")])
+    assert (outcome.stored, outcome.pending) == (0, 1)
+    assert outcome.reason is not None
+    assert outcome.reason.startswith("the remote rejected 2 push(es) in ")
+
+
+@contextlib.contextmanager
+def _unlocked(path: Path, **kwargs: object) -> Iterator[None]:
+    yield
+
+
+def test_a_waiter_waits_for_the_lock_as_long_as_the_holder_may_retry(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compliancegate.ledger.lock import locked
+
+    monkeypatch.setattr(gitstore, "DEFAULT_TIMEOUT", 0.1)
+    store = store_for(remote, tmp_path / "a", retry_seconds=1.4)
+    store._queue.prepare()
+    with locked(store.cache / "lock"):
+        outcome = store.commit([run_op("a-1")])
+    # 0.1 s and the retry budget's 1.4 s.
+    assert outcome.reason == "another process has held the ledger lock for 2s"
+
+
+def test_a_refused_push_to_a_path_that_is_not_utf8_names_git_s_reason(tmp_path: Path) -> None:
+    # git prints the remote's path on the same stream as the refusal.
+    remote = tmp_path / os.fsdecode(b"remote-\xff.git")
+    git("init", "--quiet", "--bare", str(remote), cwd=tmp_path)
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    store = store_for(remote, tmp_path / "a")
+    outcome = store.commit([run_op("a-1")])
+    assert outcome.reason == (
+        f"{store.location} refused the push: [remote rejected] (pre-receive hook declined)"
+    )
+
+
+def test_the_cache_holds_the_ledger_branch_only_and_never_collects_garbage(
+    writer: GitStore, remote: Path
+) -> None:
+    # Tags of the remote are not fetched (tags pointing into the branch would follow it).
+    git("--git-dir", str(remote), "tag", "v1", "ledger")
+    writer.commit([run_op("r2", at=day(1))])
+    refs = git("--git-dir", str(writer._repo), "for-each-ref", "--format=%(refname)")
+    assert refs.split() == [writer._ref]
+    # gc never runs in the cache, so the tracking ref stays a loose file (_local_commit).
+    config = git("--git-dir", str(writer._repo), "config", "--get", "gc.auto")
+    assert config.strip() == "0"
+    # A bare repository: no work tree, so git never reads or writes the gated checkout.
+    bare = git("--git-dir", str(writer._repo), "rev-parse", "--is-bare-repository")
+    assert bare.strip() == "true"
+
+
+def test_an_existing_cache_is_not_set_up_again(
+    writer: GitStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, ...]] = []
+    out = writer._git.out
+
+    def recorded(*args: str, stdin: bytes | None = None) -> bytes:
+        calls.append(args)
+        return out(*args, stdin=stdin)
+
+    monkeypatch.setattr(writer._git, "out", recorded)
+    writer.snapshot(day(1))
+    writer.commit([run_op("r2", at=day(1))])
+    assert not [c for c in calls if c[0] in ("init", "config")]
+
+
+def test_a_commit_writes_nothing_outside_the_state_folder(
+    writer: GitStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The working directory is the gated checkout, which a pull request controls (a planted
+    # head.json could be a symlink to anywhere); the system's temporary folder may be shared
+    # or missing. The files of a commit are staged in the cache only.
+    work = tmp_path / "work"
+    work.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+    (work / "records.jsonl").symlink_to(victim)
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    outcome = writer.commit([run_op("r2", "CVE-2", at=day(1))])
+    assert (outcome.stored, outcome.pending) == (1, 0)
+    assert sorted(p.name for p in work.iterdir()) == ["records.jsonl"]
+    assert victim.read_text() == "untouched"
+    assert writer.verify().records == 5
