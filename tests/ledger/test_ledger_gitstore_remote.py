@@ -567,3 +567,174 @@ def test_a_commit_writes_nothing_outside_the_state_folder(
     assert sorted(p.name for p in work.iterdir()) == ["records.jsonl"]
     assert victim.read_text() == "untouched"
     assert writer.verify().records == 5
+
+
+# ------------------------------------------------------------------ opening a store
+# What ``git:URL#BRANCH`` means, where a store looks for its remote, cache, key and queue.
+
+
+@pytest.mark.parametrize(
+    ("value", "url", "branch"),
+    [
+        ("git:/srv/ledger.git#compliance", "/srv/ledger.git", "compliance"),
+        ("git:/srv/a#b.git#ledger", "/srv/a#b.git", "ledger"),  # the last # splits
+        ("git:https://example.com/o/r.git#a/b", "https://example.com/o/r.git", "a/b"),
+        ("git:.#x", ".", "x"),
+        ("/srv/no-prefix.git#ledger", "/srv/no-prefix.git", "ledger"),
+    ],
+)
+def test_a_git_location_is_split_at_its_last_hash(value: str, url: str, branch: str) -> None:
+    location = gitstore.parse_git_location(value)
+    assert (location.url, location.branch) == (url, branch)
+
+
+@pytest.mark.parametrize(
+    "value", ["git:/srv/ledger.git", "git:#ledger", "git:/srv/ledger.git#", "git:", "git:#"]
+)
+def test_a_git_location_without_url_or_branch_says_how_to_write_one(value: str) -> None:
+    with pytest.raises(LedgerError) as caught:
+        gitstore.parse_git_location(value)
+    assert caught.value.message == f"{value!r} is not a git ledger location"
+    assert caught.value.hint == "write git:URL#BRANCH, e.g. git:.#compliance-ledger"
+
+
+@pytest.mark.parametrize("branch", ["-x", "a..b", "a//b", "a.", "a/", "a b", "a~1"])
+def test_a_git_location_with_a_bad_branch_names_it(branch: str) -> None:
+    value = f"git:/srv/l.git#{branch}"
+    with pytest.raises(LedgerError) as caught:
+        gitstore.parse_git_location(value)
+    assert caught.value.message == f"{branch!r} is not a valid branch name"
+    assert caught.value.subject == value
+
+
+def test_a_relative_remote_is_found_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    location = gitstore.parse_git_location("git:../shared.git#ledger")
+    given = GitStore(location, tmp_path / "s1", cwd=tmp_path / "a" / "b", environ={})
+    assert given.remote == gitstore.Remote(str(tmp_path / "a" / "shared.git"))
+    monkeypatch.chdir(tmp_path / "a")
+    default = GitStore(location, tmp_path / "s2", environ={})
+    assert default.remote == gitstore.Remote(str(tmp_path / "shared.git"))
+    for url in ("https://example.com/o/r.git", "git@example.com:o/r.git", "/abs/r.git"):
+        absolute = GitStore(gitstore.parse_git_location(f"git:{url}#l"), tmp_path / "s3")
+        assert absolute.remote == gitstore.Remote(url)
+
+
+def test_git_dot_opens_the_gated_repository_s_origin(tmp_path: Path) -> None:
+    root = repo(tmp_path / "work", ("remote.origin.url", "/srv/origin.git"))
+    store = GitStore(gitstore.parse_git_location("git:.#ledger"), tmp_path / "s", cwd=root)
+    assert store.remote == gitstore.Remote("/srv/origin.git")
+    assert store.location == "git:.#ledger"
+
+
+def test_the_store_s_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 50 ms doubling up to 2 s between retries; 120 s for any git command.
+    limits: list[float] = []
+    monkeypatch.setattr(gitstore.random, "uniform", lambda a, b: limits.append(b) or 0.0)
+    monkeypatch.setattr(gitstore.time, "sleep", lambda seconds: None)
+    store = store_for(tmp_path / "r.git", tmp_path / "s")
+    far = time.monotonic() + 1e6
+    for attempt in (0, 1, 5, 6):
+        store._pause(attempt, far)
+    assert limits == [0.05, 0.1, 1.6, 2.0]
+    assert store._git.timeout == 120.0
+
+
+def test_a_store_ignores_the_git_variables_of_a_hook_it_runs_in(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A gate run from a git hook inherits GIT_DIR, GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY...
+    # of the gated repository; the store's git commands must not see them.
+    monkeypatch.setenv("GIT_OBJECT_DIRECTORY", str(tmp_path / "hook-objects"))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(tmp_path / "hook-index"))
+    store = GitStore(gitstore.parse_git_location(f"git:{remote}#ledger"), tmp_path / "s")
+    assert store.commit([run_op("r1", at=day(0))]).stored == 1
+    assert store.verify().records == 1
+    assert not (tmp_path / "hook-objects").exists()
+
+
+def test_a_key_file_inside_the_gated_checkout_is_refused(tmp_path: Path) -> None:
+    from compliancegate.signing.keys import SigningKeyError, generate
+
+    root = repo(tmp_path / "work")
+    generate(root / "ledger.key")
+    environ = {"COMPLIANCEGATE_SIGNING_KEY_FILE": str(root / "ledger.key")}
+    location = gitstore.parse_git_location(f"git:{tmp_path / 'r.git'}#ledger")
+    with pytest.raises(SigningKeyError):
+        GitStore(location, tmp_path / "s", cwd=root / ".", environ=environ)
+
+
+def test_a_batch_queued_for_another_ledger_is_refused(remote: Path, tmp_path: Path) -> None:
+    # Two ledgers given the same state folder: each refuses the other's batches.
+    other = tmp_path / "other.git"
+    git("init", "--quiet", "--bare", str(other), cwd=tmp_path)
+    mine = store_for(remote, tmp_path / "shared")
+    theirs = store_for(other, tmp_path / "shared")
+    theirs._queue.add([run_op("theirs", at=day(0))])
+    outcome = mine.commit([run_op("mine", at=day(0))])
+    assert (outcome.stored, outcome.pending) == (1, 0)
+    assert len(outcome.refused) == 1 and "queued for another ledger" in outcome.refused[0]
+
+
+def test_a_snapshot_then_a_commit_replay_the_ledger_once(
+    writer: GitStore, remote: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A production check reads the findings, then records its run on the same commit.
+    loads: list[str | None] = []
+    load = writer._load
+
+    def counted(commit: str | None, state: object) -> object:
+        loads.append(commit)
+        return load(commit, state)  # type: ignore[arg-type]
+
+    fresh = store_for(remote, writer.cache)
+    monkeypatch.setattr(fresh, "_load", counted)
+    snap = fresh.snapshot(day(1))
+    assert [f.title for f in snap.state.live()] == ["CVE-1 in pkg"]
+    outcome = fresh.commit([run_op("r2", "CVE-2", at=day(1))])
+    assert outcome == CommitOutcome(stored=1, records=3, pending=0)
+    assert len(loads) == 1
+    # The replay kept is of the commit it was made from: the next commit reads the new one.
+    later = fresh.commit([run_op("r3", at=day(2))])
+    assert later == CommitOutcome(stored=1, records=2, pending=0)
+    assert len(loads) == 2 and loads[0] != loads[1]
+    assert fresh.verify().records == 7
+
+
+def test_without_a_state_folder_the_store_uses_the_ledger_s_own_under_the_state_directory(
+    remote: Path, tmp_path: Path
+) -> None:
+    from compliancegate.ledger.placement import ledger_state
+
+    root = repo(tmp_path / "work")
+    location = gitstore.parse_git_location(f"git:{remote}#ledger")
+    environ = {"COMPLIANCEGATE_STATE_DIR": str(tmp_path / "state")}
+    store = GitStore(location, cwd=root, environ=environ)
+    assert store.cache == ledger_state(f"git:{remote}#ledger", root, environ)
+    assert store.cache.parent.parent == tmp_path / "state"
+    # A state folder given is used as it is.
+    assert GitStore(location, tmp_path / "given", cwd=root, environ=environ).cache == (
+        tmp_path / "given"
+    )
+    # Inside the gated checkout, which a pull request controls, it is refused.
+    inside = {"COMPLIANCEGATE_STATE_DIR": str(root / ".state")}
+    with pytest.raises(LedgerError) as caught:
+        GitStore(location, cwd=root, environ=inside)
+    assert "inside the repository being gated" in caught.value.message
+
+
+def test_git_dot_pushes_to_the_push_url_of_the_gated_repository(
+    remote: Path, tmp_path: Path
+) -> None:
+    # CI keeps the credential that may push in the push URL: fetch from origin, push there.
+    push = tmp_path / "push.git"
+    git("init", "--quiet", "--bare", str(push), cwd=tmp_path)
+    root = repo(
+        tmp_path / "work", ("remote.origin.url", str(remote)), ("remote.origin.pushurl", str(push))
+    )
+    store = GitStore(gitstore.parse_git_location("git:.#ledger"), tmp_path / "s", cwd=root)
+    assert store.commit([run_op("r1", at=day(0))]).stored == 1
+    assert remote_records(push, "ledger")[0]["kind"] == "run"
+    assert git("--git-dir", str(remote), "for-each-ref").strip() == ""
