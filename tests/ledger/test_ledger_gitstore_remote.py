@@ -640,6 +640,7 @@ def test_the_store_s_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         store._pause(attempt, far)
     assert limits == [0.05, 0.1, 1.6, 2.0]
     assert store._git.timeout == 120.0
+    assert store_for(tmp_path / "r.git", tmp_path / "s2", timeout=7.5)._git.timeout == 7.5
 
 
 def test_a_store_ignores_the_git_variables_of_a_hook_it_runs_in(
