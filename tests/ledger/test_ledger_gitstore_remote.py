@@ -9,13 +9,17 @@ records, state, clocks, git store").
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ledger_project import day, git
-from test_ledger_gitstore import run_op, store_for
+from test_ledger_gitstore import remote_records, run_op, store_for
 
 from compliancegate.ledger import gitstore
 from compliancegate.ledger.chain import GENESIS
@@ -378,3 +382,360 @@ def test_batches_not_this_runner_s_are_refused_by_snapshot_and_verify(
         "2 queued batch(es) of operations are not this runner's and are never recorded; "
         "2 record(s) of the ledger itself verified. First: "
     )
+
+
+def test_a_stored_run_reports_exactly_what_it_stored(writer: GitStore) -> None:
+    # One new run, nothing pending from before, nothing dropped or refused.
+    assert writer.commit([run_op("r2", "CVE-2", at=day(1))]) == CommitOutcome(
+        stored=1, records=3, pending=0
+    )
+
+
+def test_nothing_queued_stores_nothing_and_still_reports_the_stray_batches(
+    writer: GitStore, remote: Path
+) -> None:
+    # Another process of this runner stored the queue while this one waited for the lock.
+    before = git("--git-dir", str(remote), "rev-parse", "ledger")
+    assert writer.commit([]) == CommitOutcome(stored=0, records=0, pending=0)
+    stray = plant_stray(writer)
+    assert writer.commit([]) == CommitOutcome(
+        stored=0, records=0, pending=0, refused=(f"{stray}: {STRAY_REASON}",)
+    )
+    assert git("--git-dir", str(remote), "rev-parse", "ledger") == before
+
+
+def test_a_batch_not_this_runner_s_is_set_aside_and_reported_once(
+    writer: GitStore, remote: Path
+) -> None:
+    forged = writer._queue.folder / "00000000000000000001-forged.json"
+    forged.write_text("{}")
+    outcome = writer.commit([run_op("r2", at=day(1))])
+    moved = writer._queue.refused_folder / forged.name
+    assert (outcome.stored, outcome.pending) == (1, 0)
+    assert outcome.refused == (
+        f"{moved}: it is not a batch this version queued (no version 2 MAC)",
+    )
+    assert not forged.exists() and moved.read_text() == "{}"
+    assert writer.commit([run_op("r3", at=day(2))]) == CommitOutcome(stored=1, records=1, pending=0)
+
+
+def lose_races(store: GitStore, other: GitStore, times: int) -> list[str]:
+    """Make ``other`` push right after each of ``store``'s next ``times`` fetches."""
+    fetch = store._fetch
+    raced: list[str] = []
+
+    def fetch_then_other_pushes() -> str | None:
+        commit = fetch()
+        if len(raced) < times:
+            raced.append(f"b-{len(raced)}")
+            other.commit([run_op(raced[-1])])
+        return commit
+
+    store._fetch = fetch_then_other_pushes  # type: ignore[method-assign]
+    return raced
+
+
+@pytest.mark.parametrize("races", [1, 2, 3])
+def test_lost_races_are_retried_after_a_backoff_that_doubles(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, races: int
+) -> None:
+    limits: list[tuple[float, float]] = []
+    monkeypatch.setattr(gitstore.random, "uniform", lambda a, b: limits.append((a, b)) or 0.0)
+    a = store_for(remote, tmp_path / "a", retry_seconds=600.0, backoff=0.25, max_backoff=60.0)
+    b = store_for(remote, tmp_path / "b")
+    raced = lose_races(a, b, races)
+    outcome = a.commit([run_op("a-1", "CVE-1")])
+    assert outcome == CommitOutcome(stored=1, records=2, pending=0)
+    assert len(raced) == races
+    # No pause before the first push; then one per lost race, each twice the one before.
+    assert limits == [(0, 0.25 * 2**n) for n in range(races)]
+    runs = [r["data"]["run_id"] for r in remote_records(remote) if r["kind"] == "run"]
+    assert runs == [*raced, "a-1"]
+
+
+def test_a_budget_of_0_is_not_retried_even_on_a_clock_that_has_not_moved(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A coarse monotonic clock (15 ms on some systems) can read the same before and after a
+    # push: a spent budget is spent, whatever the clock says.
+    a = store_for(remote, tmp_path / "a", retry_seconds=0.0, backoff=0.0)
+    b = store_for(remote, tmp_path / "b")
+    lose_races(a, b, 1)
+    monkeypatch.setattr(gitstore.time, "monotonic", lambda: 1000.0)
+    outcome = a.commit([run_op("a-1")])
+    assert (outcome.stored, outcome.pending) == (0, 1)
+    assert outcome.reason is not None and "rejected 1 push(es) in 0s" in outcome.reason
+
+
+def test_the_rejections_are_counted_in_the_reason(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A clock that moves 1 s per reading: the budget of 2.5 s lasts two rejections.
+    ticks = iter(range(1000, 100000))
+    monkeypatch.setattr(gitstore.time, "monotonic", lambda: float(next(ticks)))
+    monkeypatch.setattr(gitstore.time, "sleep", lambda seconds: None)
+    a = store_for(remote, tmp_path / "a", retry_seconds=2.5, backoff=0.0)
+    b = store_for(remote, tmp_path / "b")
+    lose_races(a, b, 5)
+    monkeypatch.setattr(gitstore, "locked", _unlocked)
+    outcome = a.commit([run_op("a-1")])
+    assert (outcome.stored, outcome.pending) == (0, 1)
+    assert outcome.reason is not None
+    assert outcome.reason.startswith("the remote rejected 2 push(es) in ")
+
+
+@contextlib.contextmanager
+def _unlocked(path: Path, **kwargs: object) -> Iterator[None]:
+    yield
+
+
+def test_a_waiter_waits_for_the_lock_as_long_as_the_holder_may_retry(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compliancegate.ledger.lock import locked
+
+    monkeypatch.setattr(gitstore, "DEFAULT_TIMEOUT", 0.1)
+    store = store_for(remote, tmp_path / "a", retry_seconds=1.4)
+    store._queue.prepare()
+    with locked(store.cache / "lock"):
+        outcome = store.commit([run_op("a-1")])
+    # 0.1 s and the retry budget's 1.4 s.
+    assert outcome.reason == "another process has held the ledger lock for 2s"
+
+
+def test_a_refused_push_to_a_path_that_is_not_utf8_names_git_s_reason(tmp_path: Path) -> None:
+    # git prints the remote's path on the same stream as the refusal.
+    remote = tmp_path / os.fsdecode(b"remote-\xff.git")
+    git("init", "--quiet", "--bare", str(remote), cwd=tmp_path)
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    store = store_for(remote, tmp_path / "a")
+    outcome = store.commit([run_op("a-1")])
+    assert outcome.reason == (
+        f"{store.location} refused the push: [remote rejected] (pre-receive hook declined)"
+    )
+
+
+def test_the_cache_holds_the_ledger_branch_only_and_never_collects_garbage(
+    writer: GitStore, remote: Path
+) -> None:
+    # Tags of the remote are not fetched (tags pointing into the branch would follow it).
+    git("--git-dir", str(remote), "tag", "v1", "ledger")
+    writer.commit([run_op("r2", at=day(1))])
+    refs = git("--git-dir", str(writer._repo), "for-each-ref", "--format=%(refname)")
+    assert refs.split() == [writer._ref]
+    # gc never runs in the cache, so the tracking ref stays a loose file (_local_commit).
+    config = git("--git-dir", str(writer._repo), "config", "--get", "gc.auto")
+    assert config.strip() == "0"
+    # A bare repository: no work tree, so git never reads or writes the gated checkout.
+    bare = git("--git-dir", str(writer._repo), "rev-parse", "--is-bare-repository")
+    assert bare.strip() == "true"
+
+
+def test_an_existing_cache_is_not_set_up_again(
+    writer: GitStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, ...]] = []
+    out = writer._git.out
+
+    def recorded(*args: str, stdin: bytes | None = None) -> bytes:
+        calls.append(args)
+        return out(*args, stdin=stdin)
+
+    monkeypatch.setattr(writer._git, "out", recorded)
+    writer.snapshot(day(1))
+    writer.commit([run_op("r2", at=day(1))])
+    assert not [c for c in calls if c[0] in ("init", "config")]
+
+
+def test_a_commit_writes_nothing_outside_the_state_folder(
+    writer: GitStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The working directory is the gated checkout, which a pull request controls (a planted
+    # head.json could be a symlink to anywhere); the system's temporary folder may be shared
+    # or missing. The files of a commit are staged in the cache only.
+    work = tmp_path / "work"
+    work.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+    (work / "records.jsonl").symlink_to(victim)
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    outcome = writer.commit([run_op("r2", "CVE-2", at=day(1))])
+    assert (outcome.stored, outcome.pending) == (1, 0)
+    assert sorted(p.name for p in work.iterdir()) == ["records.jsonl"]
+    assert victim.read_text() == "untouched"
+    assert writer.verify().records == 5
+
+
+# ------------------------------------------------------------------ opening a store
+# What ``git:URL#BRANCH`` means, where a store looks for its remote, cache, key and queue.
+
+
+@pytest.mark.parametrize(
+    ("value", "url", "branch"),
+    [
+        ("git:/srv/ledger.git#compliance", "/srv/ledger.git", "compliance"),
+        ("git:/srv/a#b.git#ledger", "/srv/a#b.git", "ledger"),  # the last # splits
+        ("git:https://example.com/o/r.git#a/b", "https://example.com/o/r.git", "a/b"),
+        ("git:.#x", ".", "x"),
+        ("/srv/no-prefix.git#ledger", "/srv/no-prefix.git", "ledger"),
+    ],
+)
+def test_a_git_location_is_split_at_its_last_hash(value: str, url: str, branch: str) -> None:
+    location = gitstore.parse_git_location(value)
+    assert (location.url, location.branch) == (url, branch)
+
+
+@pytest.mark.parametrize(
+    "value", ["git:/srv/ledger.git", "git:#ledger", "git:/srv/ledger.git#", "git:", "git:#"]
+)
+def test_a_git_location_without_url_or_branch_says_how_to_write_one(value: str) -> None:
+    with pytest.raises(LedgerError) as caught:
+        gitstore.parse_git_location(value)
+    assert caught.value.message == f"{value!r} is not a git ledger location"
+    assert caught.value.hint == "write git:URL#BRANCH, e.g. git:.#compliance-ledger"
+
+
+@pytest.mark.parametrize("branch", ["-x", "a..b", "a//b", "a.", "a/", "a b", "a~1"])
+def test_a_git_location_with_a_bad_branch_names_it(branch: str) -> None:
+    value = f"git:/srv/l.git#{branch}"
+    with pytest.raises(LedgerError) as caught:
+        gitstore.parse_git_location(value)
+    assert caught.value.message == f"{branch!r} is not a valid branch name"
+    assert caught.value.subject == value
+
+
+def test_a_relative_remote_is_found_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    location = gitstore.parse_git_location("git:../shared.git#ledger")
+    given = GitStore(location, tmp_path / "s1", cwd=tmp_path / "a" / "b", environ={})
+    assert given.remote == gitstore.Remote(str(tmp_path / "a" / "shared.git"))
+    monkeypatch.chdir(tmp_path / "a")
+    default = GitStore(location, tmp_path / "s2", environ={})
+    assert default.remote == gitstore.Remote(str(tmp_path / "shared.git"))
+    for url in ("https://example.com/o/r.git", "git@example.com:o/r.git", "/abs/r.git"):
+        absolute = GitStore(gitstore.parse_git_location(f"git:{url}#l"), tmp_path / "s3")
+        assert absolute.remote == gitstore.Remote(url)
+
+
+def test_git_dot_opens_the_gated_repository_s_origin(tmp_path: Path) -> None:
+    root = repo(tmp_path / "work", ("remote.origin.url", "/srv/origin.git"))
+    store = GitStore(gitstore.parse_git_location("git:.#ledger"), tmp_path / "s", cwd=root)
+    assert store.remote == gitstore.Remote("/srv/origin.git")
+    assert store.location == "git:.#ledger"
+
+
+def test_the_store_s_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 50 ms doubling up to 2 s between retries; 120 s for any git command.
+    limits: list[float] = []
+    monkeypatch.setattr(gitstore.random, "uniform", lambda a, b: limits.append(b) or 0.0)
+    monkeypatch.setattr(gitstore.time, "sleep", lambda seconds: None)
+    store = store_for(tmp_path / "r.git", tmp_path / "s")
+    far = time.monotonic() + 1e6
+    for attempt in (0, 1, 5, 6):
+        store._pause(attempt, far)
+    assert limits == [0.05, 0.1, 1.6, 2.0]
+    assert store._git.timeout == 120.0
+    assert store_for(tmp_path / "r.git", tmp_path / "s2", timeout=7.5)._git.timeout == 7.5
+
+
+def test_a_store_ignores_the_git_variables_of_a_hook_it_runs_in(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A gate run from a git hook inherits GIT_DIR, GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY...
+    # of the gated repository; the store's git commands must not see them.
+    monkeypatch.setenv("GIT_OBJECT_DIRECTORY", str(tmp_path / "hook-objects"))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(tmp_path / "hook-index"))
+    store = GitStore(gitstore.parse_git_location(f"git:{remote}#ledger"), tmp_path / "s")
+    assert store.commit([run_op("r1", at=day(0))]).stored == 1
+    assert store.verify().records == 1
+    assert not (tmp_path / "hook-objects").exists()
+
+
+def test_a_key_file_inside_the_gated_checkout_is_refused(tmp_path: Path) -> None:
+    from compliancegate.signing.keys import SigningKeyError, generate
+
+    root = repo(tmp_path / "work")
+    generate(root / "ledger.key")
+    environ = {"COMPLIANCEGATE_SIGNING_KEY_FILE": str(root / "ledger.key")}
+    location = gitstore.parse_git_location(f"git:{tmp_path / 'r.git'}#ledger")
+    with pytest.raises(SigningKeyError):
+        GitStore(location, tmp_path / "s", cwd=root / ".", environ=environ)
+
+
+def test_a_batch_queued_for_another_ledger_is_refused(remote: Path, tmp_path: Path) -> None:
+    # Two ledgers given the same state folder: each refuses the other's batches.
+    other = tmp_path / "other.git"
+    git("init", "--quiet", "--bare", str(other), cwd=tmp_path)
+    mine = store_for(remote, tmp_path / "shared")
+    theirs = store_for(other, tmp_path / "shared")
+    theirs._queue.add([run_op("theirs", at=day(0))])
+    outcome = mine.commit([run_op("mine", at=day(0))])
+    assert (outcome.stored, outcome.pending) == (1, 0)
+    assert len(outcome.refused) == 1 and "queued for another ledger" in outcome.refused[0]
+
+
+def test_a_snapshot_then_a_commit_replay_the_ledger_once(
+    writer: GitStore, remote: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A production check reads the findings, then records its run on the same commit.
+    loads: list[str | None] = []
+    load = writer._load
+
+    def counted(commit: str | None, state: object) -> object:
+        loads.append(commit)
+        return load(commit, state)  # type: ignore[arg-type]
+
+    fresh = store_for(remote, writer.cache)
+    monkeypatch.setattr(fresh, "_load", counted)
+    snap = fresh.snapshot(day(1))
+    assert [f.title for f in snap.state.live()] == ["CVE-1 in pkg"]
+    outcome = fresh.commit([run_op("r2", "CVE-2", at=day(1))])
+    assert outcome == CommitOutcome(stored=1, records=3, pending=0)
+    assert len(loads) == 1
+    # The replay kept is of the commit it was made from: the next commit reads the new one.
+    later = fresh.commit([run_op("r3", at=day(2))])
+    assert later == CommitOutcome(stored=1, records=2, pending=0)
+    assert len(loads) == 2 and loads[0] != loads[1]
+    assert fresh.verify().records == 7
+
+
+def test_without_a_state_folder_the_store_uses_the_ledger_s_own_under_the_state_directory(
+    remote: Path, tmp_path: Path
+) -> None:
+    from compliancegate.ledger.placement import ledger_state
+
+    root = repo(tmp_path / "work")
+    location = gitstore.parse_git_location(f"git:{remote}#ledger")
+    environ = {"COMPLIANCEGATE_STATE_DIR": str(tmp_path / "state")}
+    store = GitStore(location, cwd=root, environ=environ)
+    assert store.cache == ledger_state(f"git:{remote}#ledger", root, environ)
+    assert store.cache.parent.parent == tmp_path / "state"
+    # A state folder given is used as it is.
+    assert GitStore(location, tmp_path / "given", cwd=root, environ=environ).cache == (
+        tmp_path / "given"
+    )
+    # Inside the gated checkout, which a pull request controls, it is refused.
+    inside = {"COMPLIANCEGATE_STATE_DIR": str(root / ".state")}
+    with pytest.raises(LedgerError) as caught:
+        GitStore(location, cwd=root, environ=inside)
+    assert "inside the repository being gated" in caught.value.message
+
+
+def test_git_dot_pushes_to_the_push_url_of_the_gated_repository(
+    remote: Path, tmp_path: Path
+) -> None:
+    # CI keeps the credential that may push in the push URL: fetch from origin, push there.
+    push = tmp_path / "push.git"
+    git("init", "--quiet", "--bare", str(push), cwd=tmp_path)
+    root = repo(
+        tmp_path / "work", ("remote.origin.url", str(remote)), ("remote.origin.pushurl", str(push))
+    )
+    store = GitStore(gitstore.parse_git_location("git:.#ledger"), tmp_path / "s", cwd=root)
+    assert store.commit([run_op("r1", at=day(0))]).stored == 1
+    assert remote_records(push, "ledger")[0]["kind"] == "run"
+    assert git("--git-dir", str(remote), "for-each-ref").strip() == ""

@@ -860,3 +860,43 @@ def test_a_malformed_pin_says_why_names_the_variable_and_how_to_fix_it(value: st
     )
     assert str(why.value)  # the reason is never empty
     assert pinned_head({}) is None and pinned_head({PIN_VARIABLE: ""}) is None
+
+
+def test_contents_are_the_records_the_head_covers_and_the_signed_heads_as_last_fetched(
+    remote: Path, tmp_path: Path
+) -> None:
+    # What a bundle of a git ledger holds (``GitStore.contents``): the local copy as the last
+    # fetch left it, its records cut at the head, its signed heads whole.
+    from compliancegate.ledger.interface import LedgerContents
+
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    generate(keys / "ledger.key")
+    environ = {"COMPLIANCEGATE_SIGNING_KEY_FILE": str(keys / "ledger.key")}
+    fresh = store_for(remote, tmp_path / "fresh")
+    assert fresh.contents() == LedgerContents(b"", b"")
+    signer = store_for(remote, tmp_path / "signer", environ=environ)
+    assert signer.commit([run_op("r1", "CVE-1", at=day(0))]).stored == 1
+    assert signer.commit([run_op("r2", at=day(1))]).stored == 1
+    head, records = blobs(remote)
+    heads = git("--git-dir", str(remote), "show", "ledger:heads.jsonl").encode()
+    assert len(heads.splitlines()) == 2 and len(records.splitlines()) == 4
+    # Not fetched yet: the fresh runner's copy is still empty.
+    assert fresh.contents() == LedgerContents(b"", b"")
+    assert fresh.verify().ok
+    assert fresh.contents() == LedgerContents(records, heads)
+    assert signer.contents() == LedgerContents(records, heads)
+    # Bytes past the head (refused by verify, which still fetched them) are left out.
+    push_entries(remote, {HEAD_FILE: head, "heads.jsonl": heads, RECORDS_FILE: records + b"{}\n"})
+    assert not fresh.verify().ok
+    assert fresh.contents() == LedgerContents(records, heads)
+    # An unsigned ledger has no signed heads.
+    plain = tmp_path / "plain.git"
+    git("init", "--quiet", "--bare", str(plain), cwd=tmp_path)
+    unsigned = store_for(plain, tmp_path / "unsigned")
+    assert unsigned.commit([run_op("r1", at=day(0))]).stored == 1
+    assert unsigned.contents() == LedgerContents(blobs(plain)[1], b"")
+    assert unsigned.commit([run_op("r2", at=day(1))]).stored == 1
+    assert unsigned.contents() == LedgerContents(blobs(plain)[1], b"")
+    tree = git("--git-dir", str(plain), "ls-tree", "--name-only", "ledger").split()
+    assert tree == [HEAD_FILE, RECORDS_FILE]
