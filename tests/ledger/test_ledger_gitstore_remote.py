@@ -684,14 +684,14 @@ def test_a_snapshot_then_a_commit_replay_the_ledger_once(
 ) -> None:
     # A production check reads the findings, then records its run on the same commit.
     loads: list[str | None] = []
-    load = writer._load
-
-    def counted(commit: str | None, state: object) -> object:
-        loads.append(commit)
-        return load(commit, state)  # type: ignore[arg-type]
-
     fresh = store_for(remote, writer.cache)
-    monkeypatch.setattr(fresh, "_load", counted)
+    read = fresh._read
+
+    def counted(commit: str | None) -> object:
+        loads.append(commit)
+        return read(commit)
+
+    monkeypatch.setattr(fresh, "_read", counted)
     snap = fresh.snapshot(day(1))
     assert [f.title for f in snap.state.live()] == ["CVE-1 in pkg"]
     outcome = fresh.commit([run_op("r2", "CVE-2", at=day(1))])
