@@ -739,3 +739,37 @@ def test_git_dot_pushes_to_the_push_url_of_the_gated_repository(
     assert store.commit([run_op("r1", at=day(0))]).stored == 1
     assert remote_records(push, "ledger")[0]["kind"] == "run"
     assert git("--git-dir", str(remote), "for-each-ref").strip() == ""
+
+
+def test_an_unreachable_remote_keeps_the_run_pending_says_why_and_reports_the_strays(
+    tmp_path: Path,
+) -> None:
+    # The fetch fails: the outcome names the remote and git's reason, the run stays queued,
+    # and the stray batches of the checkout are still reported (kills _push_queued's
+    # failure-path mutants: no reason, an early return, refused left out).
+    store = store_for(tmp_path / "not-there.git", tmp_path / "a", retry_seconds=0.0)
+    stray = plant_stray(store)
+    outcome = store.commit([run_op("r1", "CVE-1")])
+    assert isinstance(outcome, CommitOutcome)
+    assert (outcome.stored, outcome.records, outcome.pending) == (0, 0, 1)
+    assert outcome.reason is not None
+    assert outcome.reason.startswith(f"cannot fetch {store.location}: "), outcome.reason
+    assert outcome.refused == (f"{stray}: {STRAY_REASON}",)
+
+
+def test_a_stale_operation_queued_for_a_git_ledger_is_dropped_and_counted(
+    remote: Path, tmp_path: Path
+) -> None:
+    # An acknowledgement of a finding resolved meanwhile cannot be recorded: the success
+    # outcome says it was dropped, and the ledger still verifies.
+    from compliancegate.ledger.operations import Action, FindingOp, new_op_id
+    from compliancegate.ledger.state import finding_id
+
+    store = store_for(remote, tmp_path / "a")
+    store.commit([run_op("r0", "CVE-1")])
+    fid = finding_id("fp-CVE-1", 1)
+    store.commit([run_op("r1")])
+    outcome = store.commit([FindingOp(new_op_id(), day(2), "bob", Action.ACK, fid)])
+    assert outcome.dropped, outcome
+    assert (outcome.stored, outcome.pending) == (0, 0)
+    assert store.verify().ok
