@@ -291,3 +291,20 @@ def test_an_indexed_where_still_meets_nan_and_infinity() -> None:
     errors = [f.detail.split(":")[0] for f in failures if f.error]
     assert errors == [f"@[{5 * i + 1}]" for i in range(20)] + ["@[100]"]
     assert [f.item for f in failures if not f.error] == [{"sev": "HIGH"}] * 20
+
+
+def test_only_a_list_the_document_holds_is_indexed() -> None:
+    # A projection makes a new list on every search: indexing it would keep one list and
+    # index per policy alive for the run, for nothing. The answers are the same either way.
+    findings = [{"target": f"t{i % 4}", "severity": "high"} for i in range(200)]
+    ctx = EvalContext(now=CTX.now)
+    for path in ("a[*]", "a"):
+        rule = compile_(
+            {
+                "for_each": path,
+                "where": {"path": "target", "op": "equals", "value": "t1"},
+                "assert": {"path": "severity", "op": "equals", "value": "low"},
+            }
+        )
+        assert len(rule.failures({"a": findings}, ctx)) == 50
+        assert len(ctx.indexes) == (0 if path == "a[*]" else 1)

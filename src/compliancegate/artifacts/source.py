@@ -30,7 +30,8 @@ DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a parser builds a large tree.
+    """Pause Python's cyclic garbage collector while a parser builds a large tree (and while
+    ``check`` runs as a whole: ``cli/check.py``).
 
     A parsed document is acyclic, yet every few hundred allocations the collector rescans
     the young objects, which costs about half the time of reading a 50,000-component SBOM;

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,26 +80,6 @@ def _keep_evidence(report: CheckReport, rendered: dict[str, str]) -> Notice | No
     except (OSError, CompliancegateError) as exc:
         return Notice("evidence-not-kept", f"this run's evidence was not kept for bundles: {exc}")
     return None
-
-
-@contextlib.contextmanager
-def _without_cyclic_gc() -> Iterator[None]:
-    """Python's cyclic garbage collector paused while a run evaluates and renders.
-
-    A run allocates millions of objects that live until it ends (the parsed documents, a
-    violation per failing item, the reports) and that reference counting alone frees: JSON
-    trees and frozen records hold no cycles. The collector would rescan all of them each
-    time enough new ones pile up, a third of the CPU of a run with a million violations
-    (benchmarks/RESULTS.md), to find nothing. It runs again, once, afterwards.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 class _Unreadable:
@@ -232,7 +209,13 @@ def check(
     check_targets(checked, to_stdout=output is None)
     # The run's own reports are never its evidence (a rerun in a kept workspace).
     written = tuple(path for _, path in targets) + ((output,) if output else ())
-    with _without_cyclic_gc():
+    # The cyclic collector paused for the whole run, not only while artifacts are parsed: a
+    # run allocates millions of objects that live until it ends (the documents, a violation
+    # per failing item, the reports), hold no cycles, and that the collector would rescan
+    # again and again: a third of the CPU of a run with a million violations.
+    from compliancegate.artifacts.source import collector_paused
+
+    with collector_paused():
         return _run(options, settings, written, targets, fmt, output)
 
 

@@ -699,15 +699,11 @@ def _items(selected: Any) -> list[Any]:
     return [selected]
 
 
-def _selected(where: Condition | None, check: Predicate | None = None) -> Predicate:
-    """Whether an item counts: it passes ``where`` (if any) and fails ``check`` (if any)."""
+def _selected(where: Condition | None, check: Predicate) -> Predicate:
+    """Whether an item counts: it passes ``where`` (if any) and fails ``check``."""
     if where is None:
-        if check is None:
-            return lambda _item, _c: True
         return lambda item, ctx: not check(item, ctx)
     passes = where.predicate
-    if check is None:
-        return passes
     return lambda item, ctx: passes(item, ctx) and not check(item, ctx)
 
 
@@ -750,7 +746,9 @@ class ForEach(Condition):
         items = _items(self.path.search(data))
         positions: list[int] | None = None
         candidates = items
-        if self.where_texts is not None and len(items) >= INDEX_MIN_ITEMS:
+        # Only over a list the document holds (Path.in_place): a projection or a
+        # multi-select makes a new list each time, which an index would only pile up.
+        if self.where_texts is not None and self.path.in_place and len(items) >= INDEX_MIN_ITEMS:
             key, texts = self.where_texts
             positions = ctx.text_index(items, key).positions(texts)
             candidates = [items[position] for position in positions]

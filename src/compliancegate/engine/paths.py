@@ -142,6 +142,12 @@ class Path:
         getter = node_getter(self.compiled.parsed)
         object.__setattr__(self, "search", getter or self._interpret)
 
+    @property
+    def in_place(self) -> bool:
+        """Whether the value found is the data's own (field lookups, ``@``), never a value
+        made by the search (a projection, a multi-select, a function's result)."""
+        return self.keys is not None or self.compiled.parsed.get("type") == "current"
+
     def _interpret(self, data: Any) -> Any:
         try:
             return self.compiled.search(data)
